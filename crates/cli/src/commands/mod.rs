@@ -1,0 +1,6 @@
+pub mod bench;
+pub mod demo;
+pub mod serve;
+pub mod sources;
+pub mod sql;
+pub mod tokens;

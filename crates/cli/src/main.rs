@@ -1,0 +1,80 @@
+//! `silta`: run the server, manage sources and tokens, query, load demo data, benchmark.
+
+mod client;
+mod commands;
+mod settings;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "silta", version, about = "Silta customer data platform")]
+struct Cli {
+    /// TOML configuration file; `SILTA_*` environment variables and flags override it.
+    #[arg(long, global = true, env = "SILTA_CONFIG")]
+    config: Option<PathBuf>,
+    /// Data directory.
+    #[arg(long, global = true)]
+    data: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve(commands::serve::ServeArgs),
+    /// Manage sources (systems that send data) and their write keys.
+    Sources {
+        #[command(subcommand)]
+        command: commands::sources::SourcesCommand,
+    },
+    /// Manage API tokens.
+    Tokens {
+        #[command(subcommand)]
+        command: commands::tokens::TokensCommand,
+    },
+    /// Run a read-only SQL query over the event store.
+    Sql(commands::sql::SqlArgs),
+    /// Load the seeded multi-channel demo data set through the ingestion path.
+    Demo(commands::demo::DemoArgs),
+    /// Benchmarks against a named peer measured in the same run.
+    Bench {
+        #[command(subcommand)]
+        command: commands::bench::BenchCommand,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SILTA_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let overrides = settings::Overrides {
+            config_file: cli.config,
+            data: cli.data,
+            listen: match &cli.command {
+                Command::Serve(args) => args.listen,
+                _ => None,
+            },
+        };
+        let config = settings::load(&overrides)?;
+        match cli.command {
+            Command::Serve(args) => commands::serve::run(config, args).await,
+            Command::Sources { command } => commands::sources::run(config, command).await,
+            Command::Tokens { command } => commands::tokens::run(config, command).await,
+            Command::Sql(args) => commands::sql::run(config, args).await,
+            Command::Demo(args) => commands::demo::run(config, args).await,
+            Command::Bench { command } => commands::bench::run(config, command).await,
+        }
+    })
+}

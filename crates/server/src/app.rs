@@ -1,0 +1,76 @@
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use silta_state::StateStore;
+use silta_store::{EventStore, QueryLimits};
+use tower_http::cors::CorsLayer;
+
+use crate::rate_limit::RateLimiter;
+use crate::{Ingestor, admin, demo, ingest, query};
+
+/// Everything a request handler needs. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub credentials: Arc<StateStore>,
+    pub store: Arc<EventStore>,
+    pub ingestor: Ingestor,
+    pub rate_limiter: Arc<RateLimiter>,
+    pub query_limits: QueryLimits,
+    pub data_dir: std::path::PathBuf,
+}
+
+impl AppState {
+    pub fn new(
+        credentials: Arc<StateStore>,
+        store: Arc<EventStore>,
+        ingestor: Ingestor,
+        rate_limit_events_per_second: u64,
+        query_limits: QueryLimits,
+        data_dir: std::path::PathBuf,
+    ) -> AppState {
+        AppState {
+            credentials,
+            store,
+            ingestor,
+            rate_limiter: Arc::new(RateLimiter::new(rate_limit_events_per_second)),
+            query_limits,
+            data_dir,
+        }
+    }
+}
+
+const OPENAPI: &str = include_str!("../openapi.json");
+
+async fn openapi() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI)
+}
+
+async fn health(State(state): State<AppState>) -> Json<serde_json::Value> {
+    let stats = state.store.stats();
+    Json(serde_json::json!({"status": "ok", "buffered_rows": stats.buffered_rows}))
+}
+
+/// The whole HTTP API. Browsers may call the ingestion routes from any origin; every other route
+/// needs an API token and is not open to cross-origin calls.
+pub fn app(state: AppState) -> Router {
+    let collection = Router::new()
+        .route("/v1/projects/{write_key}/settings", get(ingest::settings))
+        .route("/v1/{kind}", post(ingest::ingest))
+        .layer(CorsLayer::very_permissive());
+    Router::new()
+        .route("/health", get(health))
+        .route("/openapi.json", get(openapi))
+        .route("/v1/query", post(query::query))
+        .route(
+            "/v1/sources",
+            get(admin::list_sources).post(admin::add_source),
+        )
+        .route("/v1/tokens", post(admin::add_token))
+        .route("/v1/demo", post(demo::load))
+        .merge(collection)
+        .with_state(state)
+}

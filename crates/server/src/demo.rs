@@ -1,0 +1,203 @@
+//! Loading the demo data set through the ingestion path, and `POST /v1/demo` (admin).
+
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, Date32Array, Float64Array, RecordBatch, StringArray, UInt64Array};
+use arrow::datatypes::{DataType, Field, Schema};
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use chrono::{NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use silta_collect::{Endpoint, RequestMeta, parse_request};
+use silta_demo::{DEMO_SOURCES, DemoOptions, DemoSummary, MediaMixTruth, SpendRow};
+use silta_state::{Role, Source};
+
+use crate::{ApiError, AppState, auth};
+
+/// Largest demo that may be requested over HTTP.
+const MAX_DEMO_EVENTS: u64 = 100_000_000;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DemoRequest {
+    #[serde(default = "default_events")]
+    pub events: u64,
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    /// Last day of demo data; yesterday (UTC) when absent.
+    #[serde(default)]
+    pub end_date: Option<NaiveDate>,
+}
+
+fn default_events() -> u64 {
+    1_000_000
+}
+
+fn default_seed() -> u64 {
+    42
+}
+
+impl Default for DemoRequest {
+    fn default() -> Self {
+        DemoRequest {
+            events: default_events(),
+            seed: default_seed(),
+            end_date: None,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct DemoReport {
+    pub summary: DemoSummary,
+    pub accepted: usize,
+    pub rejected: usize,
+    pub spend_rows: usize,
+    /// Sources created by this load, with their write keys (shown once).
+    pub new_sources: Vec<silta_state::NewSecret<Source>>,
+    pub truth_file: String,
+}
+
+/// Finds the demo sources by name, creating the missing ones.
+fn demo_sources(
+    state: &AppState,
+) -> Result<(Vec<Source>, Vec<silta_state::NewSecret<Source>>), ApiError> {
+    let existing = state.credentials.sources()?;
+    let mut sources = Vec::with_capacity(DEMO_SOURCES.len());
+    let mut created = Vec::new();
+    for demo_source in DEMO_SOURCES {
+        let found = existing.iter().find(|source| {
+            source.name == demo_source.name && source.channel == demo_source.channel
+        });
+        match found {
+            Some(source) => sources.push(source.clone()),
+            None => {
+                let new_source = state
+                    .credentials
+                    .add_source(demo_source.name, demo_source.channel)?;
+                sources.push(new_source.owner.clone());
+                created.push(new_source);
+            }
+        }
+    }
+    Ok((sources, created))
+}
+
+/// Generates the demo and sends every batch through normalisation and the WAL, exactly as an
+/// HTTP request would go; writes the `spend` table and the media-mix ground truth file.
+pub async fn load_demo(state: &AppState, request: &DemoRequest) -> Result<DemoReport, ApiError> {
+    let end_date = request
+        .end_date
+        .unwrap_or_else(|| Utc::now().date_naive() - chrono::Duration::days(1));
+    let options = DemoOptions::new(request.events, request.seed, end_date);
+    let (sources, new_sources) = demo_sources(state)?;
+    let (batches_sender, mut batches) = tokio::sync::mpsc::channel(64);
+    let generator_options = options.clone();
+    let generator = tokio::task::spawn_blocking(move || {
+        silta_demo::generate_events(&generator_options, |batch| {
+            batches_sender.blocking_send(batch)
+        })
+    });
+    let mut accepted = 0usize;
+    let mut rejected = 0usize;
+    while let Some(batch) = batches.recv().await {
+        let source = &sources[batch.source_index];
+        let meta = RequestMeta {
+            received_at: Utc::now(),
+            source_id: source.id.clone(),
+            channel: source.channel,
+            peer_ip: None,
+            user_agent: None,
+        };
+        let parsed = parse_request(
+            &batch.body,
+            Endpoint::Batch,
+            &state.ingestor.normaliser.limits,
+        )?;
+        let outcome = state.ingestor.ingest(&parsed, &meta).await?;
+        accepted += outcome.accepted;
+        rejected += outcome.rejected.len();
+    }
+    let summary = generator
+        .await
+        .map_err(|error| ApiError::internal(error.to_string()))?
+        .map_err(|_| ApiError::internal("demo loading stopped"))?;
+    let (spend, truth) = silta_demo::generate_media_mix(&options);
+    state
+        .store
+        .overwrite_reference_table("spend", vec![spend_batch(&spend)?])
+        .await?;
+    let truth_file = write_truth(state, &truth)?;
+    Ok(DemoReport {
+        summary,
+        accepted,
+        rejected,
+        spend_rows: spend.len(),
+        new_sources,
+        truth_file,
+    })
+}
+
+fn spend_batch(rows: &[SpendRow]) -> Result<RecordBatch, ApiError> {
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).ok_or_else(|| ApiError::internal("epoch"))?;
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("date", DataType::Date32, false),
+        Field::new("channel", DataType::Utf8, false),
+        Field::new("spend", DataType::Float64, false),
+        Field::new("impressions", DataType::UInt64, false),
+        Field::new("clicks", DataType::UInt64, false),
+    ]));
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(Date32Array::from_iter_values(
+            rows.iter().map(|row| (row.date - epoch).num_days() as i32),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            rows.iter().map(|row| row.channel.as_str()),
+        )),
+        Arc::new(Float64Array::from_iter_values(
+            rows.iter().map(|row| row.spend),
+        )),
+        Arc::new(UInt64Array::from_iter_values(
+            rows.iter().map(|row| row.impressions),
+        )),
+        Arc::new(UInt64Array::from_iter_values(
+            rows.iter().map(|row| row.clicks),
+        )),
+    ];
+    RecordBatch::try_new(schema, columns).map_err(|error| ApiError::internal(error.to_string()))
+}
+
+fn write_truth(state: &AppState, truth: &MediaMixTruth) -> Result<String, ApiError> {
+    let directory = state.data_dir.join("demo");
+    std::fs::create_dir_all(&directory).map_err(|error| ApiError::internal(error.to_string()))?;
+    let path = directory.join("media_mix_truth.json");
+    let text = serde_json::to_string_pretty(truth)
+        .map_err(|error| ApiError::internal(error.to_string()))?;
+    std::fs::write(&path, text).map_err(|error| ApiError::internal(error.to_string()))?;
+    Ok(path.display().to_string())
+}
+
+/// `POST /v1/demo`: loads the demo data set into this server (admin).
+pub async fn load(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    request: Result<Json<DemoRequest>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<DemoReport>, ApiError> {
+    auth::require(&state, &headers, Role::can_administer)?;
+    let Json(request) = request.map_err(|rejection| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            rejection.body_text(),
+        )
+    })?;
+    if request.events > MAX_DEMO_EVENTS {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            format!("at most {MAX_DEMO_EVENTS} demo events"),
+        ));
+    }
+    Ok(Json(load_demo(&state, &request).await?))
+}

@@ -1,0 +1,238 @@
+//! The ingestion endpoints: `/v1/{track,identify,page,screen,group,alias,batch,import}`, the
+//! analytics.js short paths, and the settings analytics.js loads.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use axum::Json;
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use chrono::Utc;
+use serde::Serialize;
+use serde_json::json;
+use silta_collect::{
+    CollectError, Endpoint, Normaliser, ParsedRequest, RequestMeta, WriteKeySources,
+    collect_events, decode_body, extract_write_key, parse_request,
+};
+use silta_model::{Ingested, Rejected};
+use silta_state::Source;
+use silta_wal::Wal;
+
+use crate::{ApiError, AppState};
+
+/// Collection up to durability: normalise, quarantine what is invalid, append to the WAL and
+/// wait for the fsync. Shared by the HTTP endpoints and the demo loader.
+#[derive(Clone)]
+pub struct Ingestor {
+    pub normaliser: Normaliser,
+    pub wal: Wal<Ingested>,
+}
+
+/// What the client is told about an accepted request.
+#[derive(Debug, Serialize)]
+pub struct IngestOutcome {
+    pub success: bool,
+    pub accepted: usize,
+    pub rejected: Vec<RejectedEvent>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RejectedEvent {
+    pub index: usize,
+    #[serde(rename = "messageId", skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
+    pub reason: String,
+}
+
+fn unavailable(error: silta_wal::WalError) -> ApiError {
+    tracing::error!(%error, "events could not be made durable");
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "not_durable",
+        "events could not be made durable; retry later",
+    )
+}
+
+fn encode(record: Ingested) -> Result<(Vec<u8>, Ingested), ApiError> {
+    let payload =
+        serde_json::to_vec(&record).map_err(|error| ApiError::internal(error.to_string()))?;
+    Ok((payload, record))
+}
+
+impl Ingestor {
+    /// Makes a parsed request's events durable; invalid ones go to quarantine.
+    pub async fn ingest(
+        &self,
+        request: &ParsedRequest<'_>,
+        meta: &RequestMeta,
+    ) -> Result<IngestOutcome, ApiError> {
+        let collected = collect_events(request, meta, &self.normaliser);
+        let accepted = collected.accepted.len();
+        let mut records = Vec::with_capacity(accepted + collected.rejected.len());
+        let mut rejected = Vec::with_capacity(collected.rejected.len());
+        for event in collected.accepted {
+            records.push(encode(Ingested::Event(event))?);
+        }
+        for refused in collected.rejected {
+            rejected.push(RejectedEvent {
+                index: refused.index,
+                message_id: refused.rejected.message_id.clone(),
+                reason: refused.rejected.reason.clone(),
+            });
+            records.push(encode(Ingested::Rejected(refused.rejected))?);
+        }
+        self.wal.append(records).await.map_err(unavailable)?;
+        Ok(IngestOutcome {
+            success: true,
+            accepted,
+            rejected,
+        })
+    }
+
+    /// Keeps a body that could not be parsed at all, so that nothing is dropped silently.
+    pub async fn quarantine_body(
+        &self,
+        body: &[u8],
+        meta: &RequestMeta,
+        reason: String,
+    ) -> Result<(), ApiError> {
+        let rejected = Rejected {
+            received_at: meta.received_at,
+            source_id: meta.source_id.clone(),
+            message_id: None,
+            reason,
+            payload: String::from_utf8_lossy(body).into_owned(),
+        };
+        self.wal
+            .append(vec![encode(Ingested::Rejected(rejected))?])
+            .await
+            .map_err(unavailable)
+    }
+}
+
+fn header_text<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|value| value.to_str().ok())
+}
+
+fn resolve_source(state: &AppState, write_key: Option<String>) -> Result<Source, ApiError> {
+    let write_key = write_key.ok_or_else(|| ApiError::from(CollectError::MissingWriteKey))?;
+    state
+        .credentials
+        .source_for_write_key(&write_key)?
+        .ok_or_else(|| ApiError::unauthorized("unknown write key"))
+}
+
+/// `POST /v1/{kind}`: every Segment call type, long and short paths, batch and import.
+pub async fn ingest(
+    State(state): State<AppState>,
+    Path(kind): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<IngestOutcome>, ApiError> {
+    let received_at = Utc::now();
+    let endpoint = Endpoint::from_path_segment(&kind).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no endpoint /v1/{kind}"),
+        )
+    })?;
+    let limits = state.ingestor.normaliser.limits;
+    let raw_body: Bytes = axum::body::to_bytes(body, limits.max_body_bytes)
+        .await
+        .map_err(|_| {
+            ApiError::from(CollectError::BodyTooLarge {
+                limit: limits.max_body_bytes,
+            })
+        })?;
+    let gzip_header = header_text(&headers, header::CONTENT_ENCODING.as_str())
+        .is_some_and(|encoding| encoding.eq_ignore_ascii_case("gzip"));
+    let key_sources = WriteKeySources {
+        authorization_header: header_text(&headers, header::AUTHORIZATION.as_str()),
+        write_key_header: header_text(&headers, "x-write-key"),
+        query_parameter: query.get("writeKey").map(String::as_str),
+        body_field: None,
+    };
+    let decoded = decode_body(&raw_body, gzip_header, &limits)?;
+    let meta_for = |source: &Source| RequestMeta {
+        received_at,
+        source_id: source.id.clone(),
+        channel: source.channel,
+        peer_ip: Some(peer.ip()),
+        user_agent: header_text(&headers, header::USER_AGENT.as_str()).map(str::to_string),
+    };
+    let parsed = match parse_request(&decoded, endpoint, &limits) {
+        Ok(parsed) => parsed,
+        Err(error) => {
+            // With a key outside the body the sender is known: keep what it sent.
+            if let Some(write_key) = extract_write_key(key_sources)
+                && let Ok(source) = resolve_source(&state, Some(write_key))
+            {
+                state
+                    .ingestor
+                    .quarantine_body(&decoded, &meta_for(&source), error.to_string())
+                    .await?;
+            }
+            return Err(error.into());
+        }
+    };
+    let write_key = extract_write_key(WriteKeySources {
+        body_field: parsed.write_key.as_deref(),
+        ..key_sources
+    });
+    let source = resolve_source(&state, write_key)?;
+    if let Err(wait_seconds) = state.rate_limiter.admit(&source.id, parsed.events.len()) {
+        let mut error = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!(
+                "source {} is over its rate limit; retry in {wait_seconds} s",
+                source.id
+            ),
+        );
+        error.retry_after_seconds = Some(wait_seconds);
+        return Err(error);
+    }
+    let outcome = state.ingestor.ingest(&parsed, &meta_for(&source)).await?;
+    if let (Endpoint::Single(_), Some(rejected)) = (endpoint, outcome.rejected.first()) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_event",
+            rejected.reason.clone(),
+        ));
+    }
+    Ok(Json(outcome))
+}
+
+/// `GET /v1/projects/{writeKey}/settings`: what analytics.js loads before it sends anything.
+/// It points the Segment destination back at this server.
+pub async fn settings(
+    State(state): State<AppState>,
+    Path(write_key): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    resolve_source(&state, Some(write_key.clone()))?;
+    let host = header_text(&headers, header::HOST.as_str()).unwrap_or("localhost");
+    Ok(Json(json!({
+        "integrations": {
+            "Segment.io": {
+                "apiKey": write_key,
+                "apiHost": format!("{host}/v1"),
+                "protocol": "http",
+                "unbundledIntegrations": [],
+                "addBundledMetadata": true,
+            }
+        },
+        "plan": {"track": {"__default": {"enabled": true, "integrations": {}}}, "identify": {"__default": {"enabled": true}}, "group": {"__default": {"enabled": true}}},
+        "edgeFunction": {},
+        "analyticsNextEnabled": true,
+        "middlewareSettings": {},
+        "enabledMiddleware": {},
+        "metrics": {"sampleRate": 0},
+        "legacyVideoPluginsEnabled": false,
+        "remotePlugins": []
+    })))
+}

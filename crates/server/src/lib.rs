@@ -1,0 +1,20 @@
+//! The Silta server: the axum app (ingestion, query, administration, OpenAPI), its
+//! configuration, and the runtime that wires WAL, apply stage and committer together.
+
+mod admin;
+mod app;
+mod auth;
+mod config;
+mod demo;
+mod error;
+mod ingest;
+mod query;
+mod rate_limit;
+mod runtime;
+
+pub use app::{AppState, app};
+pub use config::Config;
+pub use demo::{DemoReport, DemoRequest, load_demo};
+pub use error::ApiError;
+pub use ingest::{IngestOutcome, Ingestor};
+pub use runtime::{Silta, local_admin_token_path, server_info_path};

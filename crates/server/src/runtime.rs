@@ -1,0 +1,201 @@
+//! Starting Silta on a data directory: state, tables, WAL replay, the apply stage and the
+//! committer; then serving HTTP until shutdown, and a last flush.
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use silta_collect::Normaliser;
+use silta_model::Ingested;
+use silta_state::{Role, StateStore};
+use silta_store::{Applier, EventStore, QueryLimits, StoreOptions};
+use silta_wal::{Wal, WalOptions};
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+
+use crate::{AppState, Config, Ingestor, app};
+
+/// Name of the admin token a running server issues to the `silta` CLI on the same machine.
+const LOCAL_CLI_TOKEN_NAME: &str = "local-cli";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    State(#[from] silta_state::StateError),
+    #[error(transparent)]
+    Store(#[from] silta_store::StoreError),
+    #[error(transparent)]
+    Wal(#[from] silta_wal::WalError),
+    #[error("i/o error on {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> StartError + '_ {
+    move |source| StartError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// `<data>/server.json`: where a running server listens, for the CLI.
+pub fn server_info_path(data: &Path) -> PathBuf {
+    data.join("server.json")
+}
+
+/// `<data>/local-cli.token`: the running server's admin token for the CLI, readable by the
+/// owner of the data directory only.
+pub fn local_admin_token_path(data: &Path) -> PathBuf {
+    data.join("local-cli.token")
+}
+
+pub struct Silta {
+    pub state: AppState,
+    pub config: Config,
+    /// Set on the very first start: the admin token, to be shown once.
+    pub initial_admin_token: Option<String>,
+    /// WAL records replayed into the buffer at start.
+    pub replayed_records: usize,
+    /// The apply stage and the committer.
+    background: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Silta {
+    /// Opens the data directory and starts the background stages (apply, commit).
+    pub async fn start(config: Config) -> Result<Silta, StartError> {
+        std::fs::create_dir_all(&config.data).map_err(io_error(&config.data))?;
+        let credentials = Arc::new(StateStore::open(&config.data.join("state.redb"))?);
+        let initial_admin_token = if credentials.has_tokens()? {
+            None
+        } else {
+            Some(credentials.add_token(Role::Admin, "initial admin")?.secret)
+        };
+        let store_options = StoreOptions {
+            dedupe_window: Duration::from_secs(config.dedupe_window_hours * 3600),
+            flush_interval: Duration::from_millis(config.flush_interval_ms),
+            flush_rows: config.flush_rows,
+            compact_after_commits: config.compact_after_commits,
+        };
+        let store = EventStore::open(&config.data.join("tables"), store_options).await?;
+        let mut applier = Applier::new(store.clone()).await?;
+        let (durable_sender, durable_receiver) = mpsc::unbounded_channel();
+        let (wal, recovered) = Wal::<Ingested>::open(
+            &config.data.join("wal"),
+            WalOptions::default(),
+            store.lsn_floor(),
+            durable_sender,
+        )?;
+        let replayed_records = applier.recover(recovered)?;
+        let applying = tokio::spawn(applier.run(durable_receiver));
+        let release_wal = wal.clone();
+        let committing = tokio::spawn(store.clone().run_committer(move |lsn| {
+            let wal = release_wal.clone();
+            async move { wal.release_through(lsn).await }
+        }));
+        let ingestor = Ingestor {
+            normaliser: Normaliser {
+                limits: config.limits,
+                truncate_ip: config.truncate_ip,
+            },
+            wal: wal.clone(),
+        };
+        let query_limits = QueryLimits {
+            timeout: Duration::from_millis(config.query_timeout_ms),
+            memory_bytes: config.query_memory_mb * 1024 * 1024,
+            max_rows: config.query_max_rows,
+        };
+        let state = AppState::new(
+            credentials,
+            store,
+            ingestor,
+            config.rate_limit_events_per_second,
+            query_limits,
+            config.data.clone(),
+        );
+        Ok(Silta {
+            state,
+            config,
+            initial_admin_token,
+            replayed_records,
+            background: vec![applying, committing],
+        })
+    }
+
+    /// Serves HTTP on `listener` until `shutdown` resolves, then commits what is buffered.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), StartError> {
+        let data = self.config.data.clone();
+        let address = listener.local_addr().map_err(io_error(&data))?;
+        self.publish_for_cli(address)?;
+        let router = app(self.state.clone());
+        let served = axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await;
+        let _ = std::fs::remove_file(server_info_path(&data));
+        let _ = std::fs::remove_file(local_admin_token_path(&data));
+        let _ = self
+            .state
+            .credentials
+            .remove_tokens_named(LOCAL_CLI_TOKEN_NAME);
+        self.shutdown().await?;
+        served.map_err(io_error(&data))
+    }
+
+    /// Stops the background stages and commits what is buffered. Records still travelling from
+    /// the WAL to the buffer are replayed on the next start.
+    pub async fn shutdown(self) -> Result<(), StartError> {
+        let outcome = self.state.store.flush().await?;
+        self.state
+            .ingestor
+            .wal
+            .release_through(outcome.persisted_lsn)
+            .await;
+        for task in &self.background {
+            task.abort();
+        }
+        for task in self.background {
+            let _ = task.await;
+        }
+        Ok(())
+    }
+
+    /// Writes where this server listens and an admin token for the CLI into the data directory.
+    fn publish_for_cli(&self, address: std::net::SocketAddr) -> Result<(), StartError> {
+        let data = &self.config.data;
+        self.state
+            .credentials
+            .remove_tokens_named(LOCAL_CLI_TOKEN_NAME)?;
+        let token = self
+            .state
+            .credentials
+            .add_token(Role::Admin, LOCAL_CLI_TOKEN_NAME)?;
+        let token_path = local_admin_token_path(data);
+        write_private_file(&token_path, token.secret.as_bytes()).map_err(io_error(&token_path))?;
+        let info = serde_json::json!({"address": address.to_string(), "pid": std::process::id()});
+        let info_path = server_info_path(data);
+        std::fs::write(&info_path, info.to_string()).map_err(io_error(&info_path))?;
+        Ok(())
+    }
+}
+
+fn write_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(contents)?;
+    file.sync_all()
+}

@@ -1,0 +1,20 @@
+//! The event store: the in-memory buffer of durable rows not yet committed, the Delta Lake tables
+//! `events` and `quarantine` under `<data>/tables/`, the `messageId` dedupe index, the single
+//! committer that moves rows from buffer to tables, and the DataFusion session that queries
+//! buffer and table as one.
+
+mod apply;
+mod dedupe;
+mod error;
+mod query;
+mod rows;
+mod schema;
+mod snapshot;
+mod store;
+mod table;
+
+pub use apply::Applier;
+pub use error::StoreError;
+pub use query::{QueryLimits, batches_to_json_rows};
+pub use schema::{EVENTS_SCHEMA, QUARANTINE_SCHEMA};
+pub use store::{EventStore, FlushOutcome, StoreOptions, StoreStats};

@@ -1,0 +1,106 @@
+//! SQL over the store: one DataFusion session per query over snapshots of every table.
+
+use std::time::Duration;
+
+use arrow::array::RecordBatch;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
+use futures::StreamExt;
+
+use crate::{EventStore, StoreError};
+
+/// Limits for one query. User queries are read-only whatever the limits.
+#[derive(Debug, Clone)]
+pub struct QueryLimits {
+    pub timeout: Duration,
+    pub memory_bytes: usize,
+    /// Rows returned at most; the rest is cut and the result marked truncated.
+    pub max_rows: usize,
+}
+
+impl Default for QueryLimits {
+    fn default() -> Self {
+        QueryLimits {
+            timeout: Duration::from_secs(60),
+            memory_bytes: 2 * 1024 * 1024 * 1024,
+            max_rows: 10_000,
+        }
+    }
+}
+
+impl QueryLimits {
+    /// Silta's own queries over its tables.
+    pub(crate) fn internal() -> QueryLimits {
+        QueryLimits {
+            timeout: Duration::from_secs(600),
+            memory_bytes: 8 * 1024 * 1024 * 1024,
+            max_rows: usize::MAX,
+        }
+    }
+}
+
+impl EventStore {
+    /// Runs one read-only SQL statement. DDL, DML and other statements are refused by the planner.
+    /// Returns the result batches and whether rows were cut at `max_rows`.
+    pub async fn query(
+        &self,
+        sql: &str,
+        limits: &QueryLimits,
+    ) -> Result<(Vec<RecordBatch>, bool), StoreError> {
+        let run = self.run_query(sql, limits);
+        tokio::time::timeout(limits.timeout, run)
+            .await
+            .map_err(|_| StoreError::QueryTimeout(limits.timeout.as_millis()))?
+    }
+
+    async fn run_query(
+        &self,
+        sql: &str,
+        limits: &QueryLimits,
+    ) -> Result<(Vec<RecordBatch>, bool), StoreError> {
+        let runtime = RuntimeEnvBuilder::new()
+            .with_memory_limit(limits.memory_bytes, 1.0)
+            .build_arc()?;
+        let config = SessionConfig::new()
+            .with_information_schema(true)
+            .with_default_catalog_and_schema("silta", "public");
+        let mut context = SessionContext::new_with_config_rt(config, runtime);
+        datafusion_functions_json::register_all(&mut context)?;
+        for (name, provider, table) in self.snapshot_tables() {
+            table.update_datafusion_session(&context.state())?;
+            context.register_table(name.as_str(), provider)?;
+        }
+        let read_only = SQLOptions::new()
+            .with_allow_ddl(false)
+            .with_allow_dml(false)
+            .with_allow_statements(false);
+        let frame = context.sql_with_options(sql, read_only).await?;
+        let mut stream = frame.execute_stream().await?;
+        let mut batches = Vec::new();
+        let mut rows = 0usize;
+        while let Some(batch) = stream.next().await {
+            let batch = batch?;
+            let room = limits.max_rows - rows;
+            if batch.num_rows() > room {
+                batches.push(batch.slice(0, room));
+                return Ok((batches, true));
+            }
+            rows += batch.num_rows();
+            batches.push(batch);
+        }
+        Ok((batches, false))
+    }
+}
+
+/// Result batches as JSON objects, one per row.
+pub fn batches_to_json_rows(batches: &[RecordBatch]) -> Result<Vec<serde_json::Value>, StoreError> {
+    let mut writer = arrow::json::ArrayWriter::new(Vec::new());
+    let references: Vec<&RecordBatch> = batches.iter().collect();
+    writer.write_batches(&references)?;
+    writer.finish()?;
+    let bytes = writer.into_inner();
+    if bytes.is_empty() {
+        return Ok(Vec::new());
+    }
+    serde_json::from_slice(&bytes).map_err(|error| StoreError::Json(error.to_string()))
+}

@@ -1,0 +1,137 @@
+//! One Delta Lake table under `<data>/tables/<name>`: open or create, append with the WAL
+//! position recorded atomically in the same commit, compact.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
+use datafusion::catalog::TableProvider;
+use deltalake::DeltaTable;
+use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
+use deltalake::kernel::transaction::CommitProperties;
+use deltalake::kernel::{StructType, Transaction};
+use deltalake::protocol::SaveMode;
+use silta_wal::Lsn;
+
+use crate::StoreError;
+
+/// The Delta application id under which each commit records the last WAL record it contains.
+const WAL_APP_ID: &str = "silta-wal";
+
+#[derive(Clone)]
+pub struct DeltaTableHandle {
+    pub name: String,
+    pub table: DeltaTable,
+    pub provider: Arc<dyn TableProvider>,
+    /// WAL records up to this one are in the table.
+    pub persisted_lsn: Lsn,
+    pub commits_since_compaction: usize,
+}
+
+impl DeltaTableHandle {
+    pub async fn open_or_create(
+        root: &Path,
+        name: &str,
+        schema: &SchemaRef,
+        partition_columns: &[&str],
+    ) -> Result<DeltaTableHandle, StoreError> {
+        let directory = root.join(name);
+        std::fs::create_dir_all(&directory).map_err(|source| StoreError::Io {
+            path: directory.clone(),
+            source,
+        })?;
+        let url = url::Url::from_directory_path(&directory)
+            .map_err(|()| StoreError::Path(directory.display().to_string()))?;
+        let mut table = DeltaTable::try_from_url(url).await?;
+        if table.version().is_none() {
+            let kernel_schema: StructType = schema.as_ref().try_into_kernel()?;
+            table = table
+                .create()
+                .with_table_name(name)
+                .with_columns(kernel_schema.fields().cloned())
+                .with_partition_columns(partition_columns.iter().map(|column| column.to_string()))
+                .with_save_mode(SaveMode::Ignore)
+                .await?;
+        }
+        let persisted_lsn = persisted_lsn(&table).await?;
+        let provider = table.table_provider().await?;
+        Ok(DeltaTableHandle {
+            name: name.to_string(),
+            table,
+            provider,
+            persisted_lsn,
+            commits_since_compaction: 0,
+        })
+    }
+
+    /// Opens a table that exists on disk, whatever its schema.
+    pub async fn open_existing(root: &Path, name: &str) -> Result<DeltaTableHandle, StoreError> {
+        let directory = root.join(name);
+        let url = url::Url::from_directory_path(&directory)
+            .map_err(|()| StoreError::Path(directory.display().to_string()))?;
+        let table = deltalake::open_table(url).await?;
+        let persisted_lsn = persisted_lsn(&table).await?;
+        let provider = table.table_provider().await?;
+        Ok(DeltaTableHandle {
+            name: name.to_string(),
+            table,
+            provider,
+            persisted_lsn,
+            commits_since_compaction: 0,
+        })
+    }
+
+    /// Appends `batches` and records `through_lsn` in the same commit, returning the new table.
+    pub async fn append(
+        &self,
+        batches: Vec<RecordBatch>,
+        through_lsn: Lsn,
+    ) -> Result<(DeltaTable, Arc<dyn TableProvider>), StoreError> {
+        let lsn = i64::try_from(through_lsn).map_err(|_| StoreError::LsnOverflow(through_lsn))?;
+        let commit = CommitProperties::default()
+            .with_application_transaction(Transaction::new(WAL_APP_ID, lsn));
+        let table = self
+            .table
+            .clone()
+            .write(batches)
+            .with_save_mode(SaveMode::Append)
+            .with_commit_properties(commit)
+            .await?;
+        let provider = table.table_provider().await?;
+        Ok((table, provider))
+    }
+
+    /// Replaces the whole content of the table with `batches` (reference data such as spend).
+    pub async fn overwrite(
+        &self,
+        batches: Vec<RecordBatch>,
+    ) -> Result<(DeltaTable, Arc<dyn TableProvider>), StoreError> {
+        let table = self
+            .table
+            .clone()
+            .write(batches)
+            .with_save_mode(SaveMode::Overwrite)
+            .await?;
+        let provider = table.table_provider().await?;
+        Ok((table, provider))
+    }
+
+    /// Rewrites small files into large ones (Delta OPTIMIZE). Old files stay until VACUUM, so
+    /// queries running on the previous version are unaffected.
+    pub async fn compact(&self) -> Result<(DeltaTable, Arc<dyn TableProvider>, u64), StoreError> {
+        let (table, metrics) = self.table.clone().optimize().await?;
+        let provider = table.table_provider().await?;
+        Ok((table, provider, metrics.num_files_removed))
+    }
+}
+
+async fn persisted_lsn(table: &DeltaTable) -> Result<Lsn, StoreError> {
+    let version = table
+        .snapshot()?
+        .transaction_version(table.log_store().as_ref(), WAL_APP_ID)
+        .await?;
+    Ok(version
+        .and_then(|version| Lsn::try_from(version).ok())
+        .unwrap_or(0))
+}

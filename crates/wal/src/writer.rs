@@ -1,0 +1,396 @@
+//! The single writer thread and its group commit.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread;
+
+use tokio::sync::{mpsc, oneshot};
+
+use crate::WalError;
+use crate::frame::{self, Lsn};
+use crate::segment::{self, RecoveredRecord};
+
+#[derive(Debug, Clone, Copy)]
+pub struct WalOptions {
+    /// A new segment starts once the current one is this large.
+    pub segment_bytes: u64,
+    /// At most this many payload bytes share one fsync.
+    pub max_group_bytes: usize,
+    /// Appends waiting for the writer before `append` itself waits (backpressure).
+    pub queue_depth: usize,
+}
+
+impl Default for WalOptions {
+    fn default() -> Self {
+        WalOptions {
+            segment_bytes: 64 * 1024 * 1024,
+            max_group_bytes: 8 * 1024 * 1024,
+            queue_depth: 4096,
+        }
+    }
+}
+
+/// Records made durable by one group commit, in log order, handed to the consumer before any
+/// of their appends is acknowledged.
+pub struct Durable<T> {
+    pub records: Vec<(Lsn, T)>,
+}
+
+enum Command<T> {
+    Append {
+        records: Vec<(Vec<u8>, T)>,
+        done: oneshot::Sender<Result<(), WalError>>,
+    },
+    ReleaseThrough(Lsn),
+}
+
+/// Handle to the log. Cheap to clone; all clones feed the one writer thread.
+pub struct Wal<T> {
+    commands: mpsc::Sender<Command<T>>,
+    /// The last lsn on disk and handed to the consumer.
+    durable_lsn: Arc<AtomicU64>,
+}
+
+impl<T> Clone for Wal<T> {
+    fn clone(&self) -> Self {
+        Wal {
+            commands: self.commands.clone(),
+            durable_lsn: self.durable_lsn.clone(),
+        }
+    }
+}
+
+impl<T: Send + 'static> Wal<T> {
+    /// Opens the log in `directory`, returning the handle and every record still on disk (the
+    /// caller skips what it has already persisted). New records get lsns above both the log's
+    /// own records and `lsn_floor`, so lsns never repeat even when all old segments are gone.
+    pub fn open(
+        directory: &Path,
+        options: WalOptions,
+        lsn_floor: Lsn,
+        consumer: mpsc::UnboundedSender<Durable<T>>,
+    ) -> Result<(Wal<T>, Vec<RecoveredRecord>), WalError> {
+        fs::create_dir_all(directory).map_err(WalError::io(directory))?;
+        let recovered = segment::read_all(directory, true)?;
+        let newest_segment_start = segment::list_segments(directory)?
+            .last()
+            .map_or(0, |segment| segment.first_lsn);
+        let after_recovered = recovered.last().map_or(0, |record| record.lsn + 1);
+        let next_lsn = after_recovered
+            .max(newest_segment_start)
+            .max(lsn_floor + 1)
+            .max(1);
+        let durable_lsn = Arc::new(AtomicU64::new(next_lsn - 1));
+        let writer = Writer::start(directory.to_path_buf(), next_lsn, durable_lsn.clone())?;
+        let (commands, receiver) = mpsc::channel(options.queue_depth);
+        thread::Builder::new()
+            .name("silta-wal".to_string())
+            .spawn(move || writer.run(receiver, consumer, options))
+            .map_err(WalError::io(directory))?;
+        Ok((
+            Wal {
+                commands,
+                durable_lsn,
+            },
+            recovered,
+        ))
+    }
+
+    /// Every record up to this lsn is durable and on its way to the consumer; a reader that
+    /// waits for the consumer to reach it sees every acknowledged write.
+    pub fn durable_lsn(&self) -> Lsn {
+        self.durable_lsn.load(Ordering::Acquire)
+    }
+
+    /// Appends records (encoded payload, item handed to the consumer) and resolves once they
+    /// are on disk.
+    pub async fn append(&self, records: Vec<(Vec<u8>, T)>) -> Result<(), WalError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let (done, acknowledged) = oneshot::channel();
+        self.commands
+            .send(Command::Append { records, done })
+            .await
+            .map_err(|_| WalError::Closed)?;
+        acknowledged.await.map_err(|_| WalError::Closed)?
+    }
+
+    /// Lets the log delete segments whose records are all at or below `lsn` (they are persisted).
+    pub async fn release_through(&self, lsn: Lsn) {
+        // A closed log has nothing left to delete.
+        let _closed = self.commands.send(Command::ReleaseThrough(lsn)).await;
+    }
+}
+
+struct Writer {
+    directory: PathBuf,
+    file: File,
+    file_bytes: u64,
+    next_lsn: Lsn,
+    /// First lsn of every segment on disk, oldest first; the last one is being written.
+    segment_starts: Vec<Lsn>,
+    poisoned: bool,
+    durable_lsn: Arc<AtomicU64>,
+}
+
+impl Writer {
+    fn start(
+        directory: PathBuf,
+        next_lsn: Lsn,
+        durable_lsn: Arc<AtomicU64>,
+    ) -> Result<Writer, WalError> {
+        let segment_starts: Vec<Lsn> = segment::list_segments(&directory)?
+            .iter()
+            .map(|segment| segment.first_lsn)
+            .collect();
+        let mut writer = Writer {
+            file: open_segment(&directory, next_lsn)?,
+            directory,
+            file_bytes: 0,
+            next_lsn,
+            segment_starts,
+            poisoned: false,
+            durable_lsn,
+        };
+        if writer.segment_starts.last() != Some(&next_lsn) {
+            writer.segment_starts.push(next_lsn);
+        }
+        Ok(writer)
+    }
+
+    fn run<T>(
+        mut self,
+        mut commands: mpsc::Receiver<Command<T>>,
+        consumer: mpsc::UnboundedSender<Durable<T>>,
+        options: WalOptions,
+    ) {
+        let mut frames = Vec::with_capacity(options.max_group_bytes);
+        while let Some(first) = commands.blocking_recv() {
+            let mut group = Vec::new();
+            let mut group_bytes = 0usize;
+            let mut next = Some(first);
+            while let Some(command) = next.take() {
+                match command {
+                    Command::Append { records, done } => {
+                        group_bytes += records
+                            .iter()
+                            .map(|(payload, _)| payload.len())
+                            .sum::<usize>();
+                        group.push((records, done));
+                    }
+                    Command::ReleaseThrough(lsn) => self.release_through(lsn),
+                }
+                if group_bytes < options.max_group_bytes {
+                    next = commands.try_recv().ok();
+                }
+            }
+            if group.is_empty() {
+                continue;
+            }
+            self.commit_group(group, &mut frames, &consumer, options);
+        }
+    }
+
+    fn commit_group<T>(
+        &mut self,
+        group: Vec<(Vec<(Vec<u8>, T)>, oneshot::Sender<Result<(), WalError>>)>,
+        frames: &mut Vec<u8>,
+        consumer: &mpsc::UnboundedSender<Durable<T>>,
+        options: WalOptions,
+    ) {
+        if self.poisoned {
+            for (_, done) in group {
+                let _ = done.send(Err(WalError::Poisoned));
+            }
+            return;
+        }
+        frames.clear();
+        let first_lsn = self.next_lsn;
+        let mut lsn = first_lsn;
+        for (records, _) in &group {
+            for (payload, _) in records {
+                frame::encode(lsn, payload, frames);
+                lsn += 1;
+            }
+        }
+        if let Err(error) = self.write_durably(frames, lsn, options) {
+            tracing::error!(%error, "wal write failed; refusing further appends");
+            self.poisoned = true;
+            for (_, done) in group {
+                let _ = done.send(Err(WalError::Poisoned));
+            }
+            return;
+        }
+        let mut durable = Vec::with_capacity((lsn - first_lsn) as usize);
+        let mut acknowledgements = Vec::with_capacity(group.len());
+        let mut record_lsn = first_lsn;
+        for (records, done) in group {
+            for (_, item) in records {
+                durable.push((record_lsn, item));
+                record_lsn += 1;
+            }
+            acknowledgements.push(done);
+        }
+        // The consumer sees the records before any client hears they are durable.
+        let _ = consumer.send(Durable { records: durable });
+        self.durable_lsn.store(lsn - 1, Ordering::Release);
+        for done in acknowledgements {
+            let _ = done.send(Ok(()));
+        }
+    }
+
+    fn write_durably(
+        &mut self,
+        frames: &[u8],
+        next_lsn: Lsn,
+        options: WalOptions,
+    ) -> Result<(), WalError> {
+        let path =
+            segment::segment_path(&self.directory, *self.segment_starts.last().unwrap_or(&0));
+        self.file.write_all(frames).map_err(WalError::io(&path))?;
+        self.file.sync_data().map_err(WalError::io(&path))?;
+        self.file_bytes += frames.len() as u64;
+        self.next_lsn = next_lsn;
+        if self.file_bytes >= options.segment_bytes {
+            self.file = open_segment(&self.directory, next_lsn)?;
+            self.file_bytes = 0;
+            self.segment_starts.push(next_lsn);
+        }
+        Ok(())
+    }
+
+    /// Deletes every segment except the newest whose successor starts at or below `lsn + 1`.
+    fn release_through(&mut self, lsn: Lsn) {
+        while self.segment_starts.len() > 1 && self.segment_starts[1] <= lsn + 1 {
+            let oldest = self.segment_starts.remove(0);
+            let path = segment::segment_path(&self.directory, oldest);
+            if let Err(error) = fs::remove_file(&path) {
+                tracing::warn!(%error, segment = %path.display(), "could not delete released wal segment");
+            }
+        }
+    }
+}
+
+fn open_segment(directory: &Path, first_lsn: Lsn) -> Result<File, WalError> {
+    let path = segment::segment_path(directory, first_lsn);
+    let file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .map_err(WalError::io(&path))?;
+    // The new file's directory entry must be durable too.
+    File::open(directory)
+        .and_then(|directory_handle| directory_handle.sync_all())
+        .map_err(WalError::io(directory))?;
+    Ok(file)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn append_texts(wal: &Wal<String>, texts: &[&str]) {
+        let records = texts
+            .iter()
+            .map(|text| (text.as_bytes().to_vec(), text.to_string()))
+            .collect();
+        wal.append(records).await.expect("durable");
+    }
+
+    #[tokio::test]
+    async fn records_survive_reopen_with_increasing_lsns() {
+        let directory = tempfile::tempdir().expect("tempdir");
+        let (consumer, mut durable) = mpsc::unbounded_channel();
+        let (wal, recovered) =
+            Wal::open(directory.path(), WalOptions::default(), 0, consumer).expect("opens");
+        assert!(recovered.is_empty());
+        append_texts(&wal, &["a", "b"]).await;
+        append_texts(&wal, &["c"]).await;
+        let mut seen = Vec::new();
+        while let Ok(batch) = durable.try_recv() {
+            seen.extend(batch.records);
+        }
+        assert_eq!(
+            seen,
+            vec![
+                (1, "a".to_string()),
+                (2, "b".to_string()),
+                (3, "c".to_string())
+            ]
+        );
+        drop(wal);
+
+        let (consumer, _durable) = mpsc::unbounded_channel();
+        let (wal, recovered) =
+            Wal::<String>::open(directory.path(), WalOptions::default(), 0, consumer)
+                .expect("reopens");
+        let lsns: Vec<Lsn> = recovered.iter().map(|record| record.lsn).collect();
+        assert_eq!(lsns, vec![1, 2, 3]);
+        assert_eq!(recovered[2].payload, b"c");
+        append_texts(&wal, &["d"]).await;
+        drop(wal);
+        let reread = segment::read_all(directory.path(), false).expect("reads");
+        assert_eq!(reread.last().map(|record| record.lsn), Some(4));
+    }
+
+    #[tokio::test]
+    async fn a_torn_tail_is_cut_and_released_segments_are_deleted() {
+        let directory = tempfile::tempdir().expect("tempdir");
+        let options = WalOptions {
+            segment_bytes: 1,
+            ..WalOptions::default()
+        };
+        let (consumer, _durable) = mpsc::unbounded_channel();
+        let (wal, _) = Wal::open(directory.path(), options, 0, consumer).expect("opens");
+        append_texts(&wal, &["one"]).await;
+        append_texts(&wal, &["two"]).await;
+        wal.release_through(1).await;
+        append_texts(&wal, &["three"]).await;
+        drop(wal);
+        let remaining: Vec<Lsn> = segment::read_all(directory.path(), false)
+            .expect("reads")
+            .iter()
+            .map(|record| record.lsn)
+            .collect();
+        assert_eq!(remaining, vec![2, 3]);
+
+        // Simulate a crash in the middle of an append to the newest segment.
+        let newest = segment::list_segments(directory.path())
+            .expect("lists")
+            .pop()
+            .expect("one segment");
+        let mut file = OpenOptions::new()
+            .append(true)
+            .open(&newest.path)
+            .expect("open");
+        file.write_all(&[9, 0, 0, 0, 1, 2]).expect("write");
+        drop(file);
+        let (consumer, _durable) = mpsc::unbounded_channel();
+        let (wal, recovered) = Wal::<String>::open(directory.path(), options, 0, consumer)
+            .expect("reopens past a torn tail");
+        assert_eq!(recovered.last().map(|record| record.lsn), Some(3));
+        append_texts(&wal, &["four"]).await;
+        drop(wal);
+        let lsns: Vec<Lsn> = segment::read_all(directory.path(), false)
+            .expect("reads")
+            .iter()
+            .map(|record| record.lsn)
+            .collect();
+        assert_eq!(lsns, vec![2, 3, 4]);
+    }
+
+    #[tokio::test]
+    async fn lsns_stay_above_the_floor_when_the_log_is_empty() {
+        let directory = tempfile::tempdir().expect("tempdir");
+        let (consumer, mut durable) = mpsc::unbounded_channel();
+        let (wal, _) =
+            Wal::open(directory.path(), WalOptions::default(), 41, consumer).expect("opens");
+        append_texts(&wal, &["x"]).await;
+        let batch = durable.recv().await.expect("durable batch");
+        assert_eq!(batch.records[0].0, 42);
+    }
+}

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs what the tests need on a fresh machine, then runs every test: Rust unit and
+# integration tests (including the kill -9 durability test) and the Python tests with the
+# official Segment and RudderStack libraries and the deltalake reader.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Builds are reused across runs from a cache outside the checkout.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/silta-target}"
+export CARGO_TERM_COLOR=never
+
+python3 -m pip install --quiet --disable-pip-version-check -r tests/python/requirements.txt
+
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo build --workspace --locked --bins
+cargo test --workspace --locked
+
+SILTA_BIN="$CARGO_TARGET_DIR/debug/silta" python3 -m pytest -q tests/python
