@@ -114,6 +114,6 @@ pub struct Rejected {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Ingested {
-    Event(Event),
+    Event(Box<Event>),
     Rejected(Rejected),
 }

@@ -72,7 +72,7 @@ impl Ingestor {
         let mut records = Vec::with_capacity(accepted + collected.rejected.len());
         let mut rejected = Vec::with_capacity(collected.rejected.len());
         for event in collected.accepted {
-            records.push(encode(Ingested::Event(event))?);
+            records.push(encode(Ingested::Event(Box::new(event)))?);
         }
         for refused in collected.rejected {
             rejected.push(RejectedEvent {

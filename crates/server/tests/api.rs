@@ -152,7 +152,9 @@ async fn every_refusal_has_the_status_clients_act_on_and_a_json_error() {
     .await;
     let basic = silta.basic();
     let event = json!({"type": "track", "event": "E", "userId": "u"});
-    let cases: Vec<(&str, Vec<u8>, Option<String>, StatusCode, &str)> = vec![
+    /// name, body, authorization header, expected status, expected error code
+    type Case<'a> = (&'a str, Vec<u8>, Option<String>, StatusCode, &'a str);
+    let cases: Vec<Case<'_>> = vec![
         (
             "malformed json",
             b"{\"batch\": [".to_vec(),

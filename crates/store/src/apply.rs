@@ -134,7 +134,7 @@ impl Applier {
                         window_start,
                     );
                     if is_new {
-                        events.push(event);
+                        events.push(event.as_ref());
                     }
                 }
                 Ingested::Rejected(row) => {

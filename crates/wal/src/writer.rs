@@ -39,11 +39,14 @@ pub struct Durable<T> {
     pub records: Vec<(Lsn, T)>,
 }
 
+/// Records waiting to be written, and where to say they are durable.
+struct PendingAppend<T> {
+    records: Vec<(Vec<u8>, T)>,
+    done: oneshot::Sender<Result<(), WalError>>,
+}
+
 enum Command<T> {
-    Append {
-        records: Vec<(Vec<u8>, T)>,
-        done: oneshot::Sender<Result<(), WalError>>,
-    },
+    Append(PendingAppend<T>),
     ReleaseThrough(Lsn),
 }
 
@@ -113,7 +116,7 @@ impl<T: Send + 'static> Wal<T> {
         }
         let (done, acknowledged) = oneshot::channel();
         self.commands
-            .send(Command::Append { records, done })
+            .send(Command::Append(PendingAppend { records, done }))
             .await
             .map_err(|_| WalError::Closed)?;
         acknowledged.await.map_err(|_| WalError::Closed)?
@@ -175,12 +178,13 @@ impl Writer {
             let mut next = Some(first);
             while let Some(command) = next.take() {
                 match command {
-                    Command::Append { records, done } => {
-                        group_bytes += records
+                    Command::Append(pending) => {
+                        group_bytes += pending
+                            .records
                             .iter()
                             .map(|(payload, _)| payload.len())
                             .sum::<usize>();
-                        group.push((records, done));
+                        group.push(pending);
                     }
                     Command::ReleaseThrough(lsn) => self.release_through(lsn),
                 }
@@ -197,22 +201,22 @@ impl Writer {
 
     fn commit_group<T>(
         &mut self,
-        group: Vec<(Vec<(Vec<u8>, T)>, oneshot::Sender<Result<(), WalError>>)>,
+        group: Vec<PendingAppend<T>>,
         frames: &mut Vec<u8>,
         consumer: &mpsc::UnboundedSender<Durable<T>>,
         options: WalOptions,
     ) {
         if self.poisoned {
-            for (_, done) in group {
-                let _ = done.send(Err(WalError::Poisoned));
+            for pending in group {
+                let _ = pending.done.send(Err(WalError::Poisoned));
             }
             return;
         }
         frames.clear();
         let first_lsn = self.next_lsn;
         let mut lsn = first_lsn;
-        for (records, _) in &group {
-            for (payload, _) in records {
+        for pending in &group {
+            for (payload, _) in &pending.records {
                 frame::encode(lsn, payload, frames);
                 lsn += 1;
             }
@@ -220,20 +224,20 @@ impl Writer {
         if let Err(error) = self.write_durably(frames, lsn, options) {
             tracing::error!(%error, "wal write failed; refusing further appends");
             self.poisoned = true;
-            for (_, done) in group {
-                let _ = done.send(Err(WalError::Poisoned));
+            for pending in group {
+                let _ = pending.done.send(Err(WalError::Poisoned));
             }
             return;
         }
         let mut durable = Vec::with_capacity((lsn - first_lsn) as usize);
         let mut acknowledgements = Vec::with_capacity(group.len());
         let mut record_lsn = first_lsn;
-        for (records, done) in group {
-            for (_, item) in records {
+        for pending in group {
+            for (_, item) in pending.records {
                 durable.push((record_lsn, item));
                 record_lsn += 1;
             }
-            acknowledgements.push(done);
+            acknowledgements.push(pending.done);
         }
         // The consumer sees the records before any client hears they are durable.
         let _ = consumer.send(Durable { records: durable });
