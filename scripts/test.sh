@@ -10,10 +10,13 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/silta-target}"
 export CARGO_TERM_COLOR=never
 
 python3 -m pip install --quiet --disable-pip-version-check -r tests/python/requirements.txt
+(cd tests/node && npm ci --no-audit --no-fund --loglevel=error)
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo build --workspace --locked --bins
 cargo test --workspace --locked
 
-SILTA_BIN="$CARGO_TARGET_DIR/debug/silta" python3 -m pytest -q tests/python
+export TEST_SILTA_BIN="$CARGO_TARGET_DIR/debug/silta"
+python3 -m pytest -q tests/python
+(cd tests/node && node --test)

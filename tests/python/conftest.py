@@ -7,7 +7,7 @@ import urllib.request
 
 import pytest
 
-SILTA = os.environ.get("SILTA_BIN", "silta")
+SILTA = os.environ.get("TEST_SILTA_BIN", "silta")
 
 
 class Silta:

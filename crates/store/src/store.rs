@@ -88,6 +88,8 @@ pub struct StoreStats {
     pub applied_lsn: Lsn,
     pub events_persisted_lsn: Lsn,
     pub events_table_version: Option<u64>,
+    /// Parquet files in the current version of `events`.
+    pub events_files: usize,
     pub quarantine_table_version: Option<u64>,
 }
 
@@ -162,6 +164,12 @@ impl EventStore {
             applied_lsn: shared.buffer.applied_lsn,
             events_persisted_lsn: shared.tables.events.persisted_lsn,
             events_table_version: shared.tables.events.table.version(),
+            events_files: shared
+                .tables
+                .events
+                .table
+                .get_file_uris()
+                .map_or(0, Iterator::count),
             quarantine_table_version: shared.tables.quarantine.table.version(),
         }
     }

@@ -29,48 +29,50 @@ pub struct DeltaTableHandle {
     pub commits_since_compaction: usize,
 }
 
+/// A table's location: `<root>/<name>/`.
+fn table_url(root: &Path, name: &str) -> Result<(std::path::PathBuf, url::Url), StoreError> {
+    let directory = root.join(name);
+    std::fs::create_dir_all(&directory).map_err(|source| StoreError::Io {
+        path: directory.clone(),
+        source,
+    })?;
+    let url = url::Url::from_directory_path(&directory)
+        .map_err(|()| StoreError::Path(directory.display().to_string()))?;
+    Ok((directory, url))
+}
+
 impl DeltaTableHandle {
+    /// Opens the table, creating it with `schema` when the directory holds none yet.
     pub async fn open_or_create(
         root: &Path,
         name: &str,
         schema: &SchemaRef,
         partition_columns: &[&str],
     ) -> Result<DeltaTableHandle, StoreError> {
-        let directory = root.join(name);
-        std::fs::create_dir_all(&directory).map_err(|source| StoreError::Io {
-            path: directory.clone(),
-            source,
-        })?;
-        let url = url::Url::from_directory_path(&directory)
-            .map_err(|()| StoreError::Path(directory.display().to_string()))?;
-        let mut table = DeltaTable::try_from_url(url).await?;
-        if table.version().is_none() {
-            let kernel_schema: StructType = schema.as_ref().try_into_kernel()?;
-            table = table
-                .create()
-                .with_table_name(name)
-                .with_columns(kernel_schema.fields().cloned())
-                .with_partition_columns(partition_columns.iter().map(|column| column.to_string()))
-                .with_save_mode(SaveMode::Ignore)
-                .await?;
+        let (directory, url) = table_url(root, name)?;
+        if directory.join("_delta_log").is_dir() {
+            return DeltaTableHandle::open_existing(root, name).await;
         }
-        let persisted_lsn = persisted_lsn(&table).await?;
-        let provider = table.table_provider().await?;
-        Ok(DeltaTableHandle {
-            name: name.to_string(),
-            table,
-            provider,
-            persisted_lsn,
-            commits_since_compaction: 0,
-        })
+        let kernel_schema: StructType = schema.as_ref().try_into_kernel()?;
+        let table = deltalake::DeltaTableBuilder::from_url(url)?
+            .build()?
+            .create()
+            .with_table_name(name)
+            .with_columns(kernel_schema.fields().cloned())
+            .with_partition_columns(partition_columns.iter().map(|column| column.to_string()))
+            .with_save_mode(SaveMode::Ignore)
+            .await?;
+        DeltaTableHandle::from_table(name, table).await
     }
 
     /// Opens a table that exists on disk, whatever its schema.
     pub async fn open_existing(root: &Path, name: &str) -> Result<DeltaTableHandle, StoreError> {
-        let directory = root.join(name);
-        let url = url::Url::from_directory_path(&directory)
-            .map_err(|()| StoreError::Path(directory.display().to_string()))?;
+        let (_, url) = table_url(root, name)?;
         let table = deltalake::open_table(url).await?;
+        DeltaTableHandle::from_table(name, table).await
+    }
+
+    async fn from_table(name: &str, table: DeltaTable) -> Result<DeltaTableHandle, StoreError> {
         let persisted_lsn = persisted_lsn(&table).await?;
         let provider = table.table_provider().await?;
         Ok(DeltaTableHandle {
