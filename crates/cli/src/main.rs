@@ -8,6 +8,11 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+// Ingestion allocates many small strings from several threads at once; glibc's allocator spends
+// much of that time in arena locks.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "silta", version, about = "Silta customer data platform")]
 struct Cli {

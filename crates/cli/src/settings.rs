@@ -32,7 +32,9 @@ pub fn load(overrides: &Overrides) -> anyhow::Result<Config> {
         .unwrap_or_default();
     let environment = Env::prefixed("SILTA_").split("__").filter(move |key| {
         let top_level = key.as_str().split('.').next().unwrap_or_default();
-        known_keys.iter().any(|known| known == top_level)
+        known_keys
+            .iter()
+            .any(|known| known.eq_ignore_ascii_case(top_level))
     });
     figment = figment.merge(environment);
     if let Some(data) = &overrides.data {

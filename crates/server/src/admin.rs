@@ -26,14 +26,6 @@ pub struct NewToken {
     name: String,
 }
 
-fn invalid(rejection: axum::extract::rejection::JsonRejection) -> ApiError {
-    ApiError::new(
-        StatusCode::BAD_REQUEST,
-        "invalid_request",
-        rejection.body_text(),
-    )
-}
-
 fn check_name(name: &str) -> Result<(), ApiError> {
     if name.chars().count() > MAX_NAME_CHARS {
         return Err(ApiError::new(
@@ -59,7 +51,7 @@ pub async fn add_source(
     request: Result<Json<NewSource>, axum::extract::rejection::JsonRejection>,
 ) -> Result<(StatusCode, Json<NewSecret<Source>>), ApiError> {
     auth::require(&state, &headers, Role::can_administer)?;
-    let Json(request) = request.map_err(invalid)?;
+    let Json(request) = request?;
     if request.name.trim().is_empty() {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -80,7 +72,7 @@ pub async fn add_token(
     request: Result<Json<NewToken>, axum::extract::rejection::JsonRejection>,
 ) -> Result<(StatusCode, Json<NewSecret<Token>>), ApiError> {
     auth::require(&state, &headers, Role::can_administer)?;
-    let Json(request) = request.map_err(invalid)?;
+    let Json(request) = request?;
     check_name(&request.name)?;
     let created = state.credentials.add_token(request.role, &request.name)?;
     Ok((StatusCode::CREATED, Json(created)))

@@ -185,13 +185,7 @@ pub async fn load(
     request: Result<Json<DemoRequest>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<DemoReport>, ApiError> {
     auth::require(&state, &headers, Role::can_administer)?;
-    let Json(request) = request.map_err(|rejection| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            rejection.body_text(),
-        )
-    })?;
+    let Json(request) = request?;
     if request.events > MAX_DEMO_EVENTS {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,

@@ -48,6 +48,16 @@ impl From<silta_collect::CollectError> for ApiError {
     }
 }
 
+impl From<axum::extract::rejection::JsonRejection> for ApiError {
+    fn from(rejection: axum::extract::rejection::JsonRejection) -> ApiError {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            rejection.body_text(),
+        )
+    }
+}
+
 impl From<silta_state::StateError> for ApiError {
     fn from(error: silta_state::StateError) -> ApiError {
         ApiError::internal(error.to_string())

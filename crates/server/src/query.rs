@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
 use silta_state::Role;
-use silta_store::{QueryLimits, StoreError, batches_to_json_rows};
+use silta_store::{JsonAnswer, QueryLimits, StoreError};
 
 use crate::{ApiError, AppState, auth};
 
@@ -27,9 +27,8 @@ pub struct QueryRequest {
 
 #[derive(Serialize)]
 pub struct QueryResponse {
-    columns: Vec<String>,
-    rows: Vec<serde_json::Value>,
-    truncated: bool,
+    #[serde(flatten)]
+    answer: JsonAnswer,
     elapsed_ms: u128,
 }
 
@@ -61,13 +60,7 @@ pub async fn query(
     request: Result<Json<QueryRequest>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<QueryResponse>, ApiError> {
     auth::require(&state, &headers, Role::can_query)?;
-    let Json(request) = request.map_err(|rejection| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            rejection.body_text(),
-        )
-    })?;
+    let Json(request) = request?;
     if request.sql.len() > MAX_SQL_BYTES {
         return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -89,23 +82,9 @@ pub async fn query(
         .store
         .wait_until_applied(acknowledged, APPLY_WAIT)
         .await;
-    let (batches, truncated) = state.store.query(&request.sql, &limits).await?;
-    let columns = batches
-        .first()
-        .map(|batch| {
-            batch
-                .schema()
-                .fields()
-                .iter()
-                .map(|field| field.name().clone())
-                .collect()
-        })
-        .unwrap_or_default();
-    let rows = batches_to_json_rows(&batches)?;
+    let answer = state.store.query_json(&request.sql, &limits).await?;
     Ok(Json(QueryResponse {
-        columns,
-        rows,
-        truncated,
+        answer,
         elapsed_ms: started.elapsed().as_millis(),
     }))
 }

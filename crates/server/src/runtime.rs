@@ -61,6 +61,17 @@ pub struct Silta {
     pub replayed_records: usize,
     /// The apply stage and the committer.
     background: Vec<tokio::task::JoinHandle<()>>,
+    /// The committer's own runtime: Parquet encoding and Delta commits are long CPU-bound polls
+    /// that would otherwise hold up request handling on the same worker threads.
+    commit_runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl Drop for Silta {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.commit_runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
 }
 
 impl Silta {
@@ -91,7 +102,21 @@ impl Silta {
         let replayed_records = applier.recover(recovered)?;
         let applying = tokio::spawn(applier.run(durable_receiver));
         let release_wal = wal.clone();
-        let committing = tokio::spawn(store.clone().run_committer(move |lsn| {
+        let commit_runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("silta-commit")
+            // Requests come first; committing catches up whenever a core is free.
+            .on_thread_start(|| {
+                if let Err(error) = thread_priority::set_current_thread_priority(
+                    thread_priority::ThreadPriority::Min,
+                ) {
+                    tracing::warn!(?error, "could not lower the committer's priority");
+                }
+            })
+            .enable_all()
+            .build()
+            .map_err(io_error(&config.data))?;
+        let committing = commit_runtime.spawn(store.clone().run_committer(move |lsn| {
             let wal = release_wal.clone();
             async move { wal.release_through(lsn).await }
         }));
@@ -121,18 +146,22 @@ impl Silta {
             initial_admin_token,
             replayed_records,
             background: vec![applying, committing],
+            commit_runtime: Some(commit_runtime),
         })
     }
 
     /// Serves HTTP on `listener` until `shutdown` resolves, then commits what is buffered.
+    /// `ready` is called with the address once the CLI can find this server.
     pub async fn serve(
         self,
         listener: TcpListener,
+        ready: impl FnOnce(std::net::SocketAddr),
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), StartError> {
         let data = self.config.data.clone();
         let address = listener.local_addr().map_err(io_error(&data))?;
         self.publish_for_cli(address)?;
+        ready(address);
         let router = app(self.state.clone());
         let served = axum::serve(
             listener,
@@ -152,7 +181,7 @@ impl Silta {
 
     /// Stops the background stages and commits what is buffered. Records still travelling from
     /// the WAL to the buffer are replayed on the next start.
-    pub async fn shutdown(self) -> Result<(), StartError> {
+    pub async fn shutdown(mut self) -> Result<(), StartError> {
         let outcome = self.state.store.flush().await?;
         self.state
             .ingestor
@@ -162,7 +191,7 @@ impl Silta {
         for task in &self.background {
             task.abort();
         }
-        for task in self.background {
+        for task in std::mem::take(&mut self.background) {
             let _ = task.await;
         }
         Ok(())

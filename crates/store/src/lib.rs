@@ -15,6 +15,6 @@ mod table;
 
 pub use apply::Applier;
 pub use error::StoreError;
-pub use query::{QueryLimits, batches_to_json_rows};
+pub use query::{JsonAnswer, QueryLimits, batches_to_json_rows};
 pub use schema::{EVENTS_SCHEMA, QUARANTINE_SCHEMA};
 pub use store::{EventStore, FlushOutcome, StoreOptions, StoreStats};

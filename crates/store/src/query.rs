@@ -92,6 +92,41 @@ impl EventStore {
     }
 }
 
+/// A query's answer as JSON: column names, one object per row, and whether rows were cut.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct JsonAnswer {
+    pub columns: Vec<String>,
+    pub rows: Vec<serde_json::Value>,
+    pub truncated: bool,
+}
+
+impl EventStore {
+    /// [`EventStore::query`], answered as JSON rows.
+    pub async fn query_json(
+        &self,
+        sql: &str,
+        limits: &QueryLimits,
+    ) -> Result<JsonAnswer, StoreError> {
+        let (batches, truncated) = self.query(sql, limits).await?;
+        let columns = batches
+            .first()
+            .map(|batch| {
+                batch
+                    .schema()
+                    .fields()
+                    .iter()
+                    .map(|field| field.name().clone())
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(JsonAnswer {
+            columns,
+            rows: batches_to_json_rows(&batches)?,
+            truncated,
+        })
+    }
+}
+
 /// Result batches as JSON objects, one per row.
 pub fn batches_to_json_rows(batches: &[RecordBatch]) -> Result<Vec<serde_json::Value>, StoreError> {
     let mut writer = arrow::json::ArrayWriter::new(Vec::new());

@@ -5,7 +5,10 @@ use silta_model::{Channel, Event, EventType, Ingested, Rejected};
 use silta_store::{Applier, EventStore, QueryLimits, StoreOptions, batches_to_json_rows};
 
 fn event(message_id: &str, day: u32) -> Ingested {
-    let time = Utc.with_ymd_and_hms(2026, 11, day, 12, 0, 0).single().expect("valid time");
+    let time = Utc
+        .with_ymd_and_hms(2026, 11, day, 12, 0, 0)
+        .single()
+        .expect("valid time");
     Ingested::Event(Box::new(Event {
         message_id: message_id.to_string(),
         event_type: EventType::Track,
@@ -42,7 +45,10 @@ fn event(message_id: &str, day: u32) -> Ingested {
 }
 
 async fn count(store: &EventStore, sql: &str) -> serde_json::Value {
-    let (batches, _) = store.query(sql, &QueryLimits::default()).await.expect("query runs");
+    let (batches, _) = store
+        .query(sql, &QueryLimits::default())
+        .await
+        .expect("query runs");
     batches_to_json_rows(&batches).expect("json").remove(0)
 }
 
@@ -53,7 +59,9 @@ async fn commits_record_their_wal_position_and_compaction_keeps_every_row() {
         compact_after_commits: 3,
         ..StoreOptions::default()
     };
-    let store = EventStore::open(directory.path(), options.clone()).await.expect("opens");
+    let store = EventStore::open(directory.path(), options.clone())
+        .await
+        .expect("opens");
     let mut applier = Applier::new(store.clone()).await.expect("applier");
     let mut lsn = 0;
     for round in 0..3u32 {
@@ -79,28 +87,61 @@ async fn commits_record_their_wal_position_and_compaction_keeps_every_row() {
             }),
         );
         applier.apply(vec![duplicate, rejected]).expect("applies");
-        assert_eq!(store.stats().buffered_rows, 5, "four events and one rejection buffered");
+        assert_eq!(
+            store.stats().buffered_rows,
+            5,
+            "four events and one rejection buffered"
+        );
         let outcome = store.flush().await.expect("flush");
         assert_eq!((outcome.rows, outcome.persisted_lsn), (5, lsn));
     }
-    assert_eq!(count(&store, "SELECT count(*) AS n, sum(revenue) AS r FROM events").await, serde_json::json!({"n": 12, "r": 24.0}));
+    assert_eq!(
+        count(
+            &store,
+            "SELECT count(*) AS n, sum(revenue) AS r FROM events"
+        )
+        .await,
+        serde_json::json!({"n": 12, "r": 24.0})
+    );
     let files_before = store.stats().events_files;
     assert_eq!(files_before, 3, "one file per flush (one day each)");
     // Another flush on a further day, then compaction merges each day's files.
-    applier.apply(vec![(lsn + 1, event("late", 1))]).expect("applies");
+    applier
+        .apply(vec![(lsn + 1, event("late", 1))])
+        .expect("applies");
     store.flush().await.expect("flush");
     assert_eq!(store.stats().events_files, 4);
     let removed = store.compact_if_due().await.expect("compacts");
-    assert_eq!(removed, 2, "the two files of day 1 become one");
+    assert_eq!(
+        removed, 5,
+        "the two files of day 1 become one, the three of quarantine one"
+    );
     assert_eq!(store.stats().events_files, 3);
-    assert_eq!(count(&store, "SELECT count(*) AS n FROM events").await, serde_json::json!({"n": 13}));
-    assert_eq!(count(&store, "SELECT count(*) AS n FROM quarantine").await, serde_json::json!({"n": 3}));
+    assert_eq!(
+        count(&store, "SELECT count(*) AS n FROM events").await,
+        serde_json::json!({"n": 13})
+    );
+    assert_eq!(
+        count(&store, "SELECT count(*) AS n FROM quarantine").await,
+        serde_json::json!({"n": 3})
+    );
 
     // Reopened, the tables say how far the WAL is persisted and replay skips what they hold.
     drop(applier);
-    let reopened = EventStore::open(directory.path(), options).await.expect("reopens");
+    let reopened = EventStore::open(directory.path(), options)
+        .await
+        .expect("reopens");
     assert_eq!(reopened.lsn_floor(), lsn + 1);
     let mut applier = Applier::new(reopened.clone()).await.expect("applier");
-    applier.apply(vec![(lsn, event("replayed-but-persisted", 2)), (lsn + 2, event("late", 2))]).expect("applies");
-    assert_eq!(reopened.stats().buffered_rows, 0, "persisted lsn skipped, known id dropped");
+    applier
+        .apply(vec![
+            (lsn, event("replayed-but-persisted", 2)),
+            (lsn + 2, event("late", 2)),
+        ])
+        .expect("applies");
+    assert_eq!(
+        reopened.stats().buffered_rows,
+        0,
+        "persisted lsn skipped, known id dropped"
+    );
 }

@@ -77,17 +77,16 @@ impl<T: Send + 'static> Wal<T> {
         consumer: mpsc::UnboundedSender<Durable<T>>,
     ) -> Result<(Wal<T>, Vec<RecoveredRecord>), WalError> {
         fs::create_dir_all(directory).map_err(WalError::io(directory))?;
-        let recovered = segment::read_all(directory, true)?;
-        let newest_segment_start = segment::list_segments(directory)?
-            .last()
-            .map_or(0, |segment| segment.first_lsn);
+        let (recovered, segments) = segment::read_segments(directory, true)?;
         let after_recovered = recovered.last().map_or(0, |record| record.lsn + 1);
-        let next_lsn = after_recovered
-            .max(newest_segment_start)
-            .max(lsn_floor + 1)
-            .max(1);
+        let next_lsn = after_recovered.max(lsn_floor + 1).max(1);
         let durable_lsn = Arc::new(AtomicU64::new(next_lsn - 1));
-        let writer = Writer::start(directory.to_path_buf(), next_lsn, durable_lsn.clone())?;
+        let writer = Writer::start(
+            directory.to_path_buf(),
+            segments,
+            next_lsn,
+            durable_lsn.clone(),
+        )?;
         let (commands, receiver) = mpsc::channel(options.queue_depth);
         thread::Builder::new()
             .name("silta-wal".to_string())
@@ -134,8 +133,12 @@ struct Writer {
     file: File,
     file_bytes: u64,
     next_lsn: Lsn,
-    /// First lsn of every segment on disk, oldest first; the last one is being written.
-    segment_starts: Vec<Lsn>,
+    /// (sequence, first lsn) of every segment with records, oldest first; the last one is being
+    /// written.
+    segments: Vec<(u64, Lsn)>,
+    /// Creates the next segment file ahead of time: creating a file and making its directory
+    /// entry durable takes tens of milliseconds, which must not fall inside a group commit.
+    next_segment: Option<thread::JoinHandle<Result<(), WalError>>>,
     poisoned: bool,
     durable_lsn: Arc<AtomicU64>,
 }
@@ -143,26 +146,43 @@ struct Writer {
 impl Writer {
     fn start(
         directory: PathBuf,
+        on_disk: Vec<segment::SegmentSummary>,
         next_lsn: Lsn,
         durable_lsn: Arc<AtomicU64>,
     ) -> Result<Writer, WalError> {
-        let segment_starts: Vec<Lsn> = segment::list_segments(&directory)?
-            .iter()
-            .map(|segment| segment.first_lsn)
-            .collect();
+        let mut segments = Vec::with_capacity(on_disk.len() + 1);
+        for summary in &on_disk {
+            match summary.first_lsn {
+                Some(first_lsn) => segments.push((summary.sequence, first_lsn)),
+                // Empty segments were created ahead of time by the previous run.
+                None => remove_segment(&directory, summary.sequence),
+            }
+        }
+        let sequence = on_disk.last().map_or(1, |summary| summary.sequence + 1);
+        create_segment(&directory, sequence)?;
+        segments.push((sequence, next_lsn));
         let mut writer = Writer {
-            file: open_segment(&directory, next_lsn)?,
+            file: open_segment(&directory, sequence)?,
             directory,
             file_bytes: 0,
             next_lsn,
-            segment_starts,
+            segments,
+            next_segment: None,
             poisoned: false,
             durable_lsn,
         };
-        if writer.segment_starts.last() != Some(&next_lsn) {
-            writer.segment_starts.push(next_lsn);
-        }
+        writer.prepare_next_segment();
         Ok(writer)
+    }
+
+    fn current_sequence(&self) -> u64 {
+        self.segments.last().map_or(1, |(sequence, _)| *sequence)
+    }
+
+    fn prepare_next_segment(&mut self) {
+        let directory = self.directory.clone();
+        let sequence = self.current_sequence() + 1;
+        self.next_segment = Some(thread::spawn(move || create_segment(&directory, sequence)));
     }
 
     fn run<T>(
@@ -253,44 +273,67 @@ impl Writer {
         next_lsn: Lsn,
         options: WalOptions,
     ) -> Result<(), WalError> {
-        let path =
-            segment::segment_path(&self.directory, *self.segment_starts.last().unwrap_or(&0));
+        let path = segment::segment_path(&self.directory, self.current_sequence());
         self.file.write_all(frames).map_err(WalError::io(&path))?;
         self.file.sync_data().map_err(WalError::io(&path))?;
         self.file_bytes += frames.len() as u64;
         self.next_lsn = next_lsn;
         if self.file_bytes >= options.segment_bytes {
-            self.file = open_segment(&self.directory, next_lsn)?;
-            self.file_bytes = 0;
-            self.segment_starts.push(next_lsn);
+            self.roll(next_lsn)?;
         }
+        Ok(())
+    }
+
+    /// Continues in the segment created ahead of time.
+    fn roll(&mut self, next_lsn: Lsn) -> Result<(), WalError> {
+        let sequence = self.current_sequence() + 1;
+        match self.next_segment.take().map(thread::JoinHandle::join) {
+            Some(Ok(created)) => created?,
+            _ => create_segment(&self.directory, sequence)?,
+        }
+        self.file = open_segment(&self.directory, sequence)?;
+        self.file_bytes = 0;
+        self.segments.push((sequence, next_lsn));
+        self.prepare_next_segment();
         Ok(())
     }
 
     /// Deletes every segment except the newest whose successor starts at or below `lsn + 1`.
     fn release_through(&mut self, lsn: Lsn) {
-        while self.segment_starts.len() > 1 && self.segment_starts[1] <= lsn + 1 {
-            let oldest = self.segment_starts.remove(0);
-            let path = segment::segment_path(&self.directory, oldest);
-            if let Err(error) = fs::remove_file(&path) {
-                tracing::warn!(%error, segment = %path.display(), "could not delete released wal segment");
-            }
+        while self.segments.len() > 1 && self.segments[1].1 <= lsn + 1 {
+            let (oldest, _) = self.segments.remove(0);
+            remove_segment(&self.directory, oldest);
         }
     }
 }
 
-fn open_segment(directory: &Path, first_lsn: Lsn) -> Result<File, WalError> {
-    let path = segment::segment_path(directory, first_lsn);
-    let file = OpenOptions::new()
+fn remove_segment(directory: &Path, sequence: u64) {
+    let path = segment::segment_path(directory, sequence);
+    if let Err(error) = fs::remove_file(&path) {
+        tracing::warn!(%error, segment = %path.display(), "could not delete wal segment");
+    }
+}
+
+/// Creates an empty segment file and makes its directory entry durable.
+fn create_segment(directory: &Path, sequence: u64) -> Result<(), WalError> {
+    let path = segment::segment_path(directory, sequence);
+    OpenOptions::new()
         .create(true)
         .append(true)
         .open(&path)
+        .and_then(|file| file.sync_all())
         .map_err(WalError::io(&path))?;
-    // The new file's directory entry must be durable too.
     File::open(directory)
         .and_then(|directory_handle| directory_handle.sync_all())
-        .map_err(WalError::io(directory))?;
-    Ok(file)
+        .map_err(WalError::io(directory))
+}
+
+fn open_segment(directory: &Path, sequence: u64) -> Result<File, WalError> {
+    let path = segment::segment_path(directory, sequence);
+    OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .map_err(WalError::io(&path))
 }
 
 #[cfg(test)]
@@ -362,7 +405,7 @@ mod tests {
             .collect();
         assert_eq!(remaining, vec![2, 3]);
 
-        // Simulate a crash in the middle of an append to the newest segment.
+        // Simulate a crash in the middle of an append to the segment after the last record.
         let newest = segment::list_segments(directory.path())
             .expect("lists")
             .pop()
@@ -396,5 +439,39 @@ mod tests {
         append_texts(&wal, &["x"]).await;
         let batch = durable.recv().await.expect("durable batch");
         assert_eq!(batch.records[0].0, 42);
+    }
+
+    #[tokio::test]
+    async fn a_failed_write_is_reported_and_stops_further_appends() {
+        let directory = tempfile::tempdir().expect("tempdir");
+        let options = WalOptions {
+            segment_bytes: 1,
+            ..WalOptions::default()
+        };
+        let (consumer, mut durable) = mpsc::unbounded_channel();
+        let (wal, _) = Wal::open(directory.path(), options, 0, consumer).expect("opens");
+        // The segment after the first record lands on a device that is always full.
+        let second = segment::segment_path(directory.path(), 2);
+        while !second.exists() {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        std::fs::remove_file(&second).expect("remove prepared segment");
+        std::os::unix::fs::symlink("/dev/full", &second).expect("symlink");
+        append_texts(&wal, &["fits"]).await;
+        let failed = wal
+            .append(vec![(b"no room".to_vec(), "no room".to_string())])
+            .await;
+        assert!(matches!(failed, Err(WalError::Poisoned)), "{failed:?}");
+        let after = wal
+            .append(vec![(b"later".to_vec(), "later".to_string())])
+            .await;
+        assert!(matches!(after, Err(WalError::Poisoned)));
+        assert_eq!(wal.durable_lsn(), 1);
+        let delivered = durable.recv().await.expect("first record delivered");
+        assert_eq!(delivered.records.len(), 1);
+        assert!(
+            durable.try_recv().is_err(),
+            "failed records never reach the consumer"
+        );
     }
 }

@@ -46,9 +46,6 @@ pub async fn run(config: Config, args: ServeArgs) -> anyhow::Result<()> {
         );
     }
     let listener = tokio::net::TcpListener::bind(listen).await?;
-    let address = listener.local_addr()?;
-    println!("listening on http://{address}");
-    std::io::stdout().flush()?;
     if args.demo {
         let state = silta.state.clone();
         let request = args.demo_args.request();
@@ -63,6 +60,11 @@ pub async fn run(config: Config, args: ServeArgs) -> anyhow::Result<()> {
             }
         });
     }
-    silta.serve(listener, shutdown_signal()).await?;
+    let announce = |address| {
+        println!("listening on http://{address}");
+        // Whoever started the server waits for this line.
+        let _ = std::io::stdout().flush();
+    };
+    silta.serve(listener, announce, shutdown_signal()).await?;
     Ok(())
 }

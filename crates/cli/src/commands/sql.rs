@@ -1,8 +1,7 @@
 use clap::{Args, ValueEnum};
-use serde::Deserialize;
 use serde_json::{Value, json};
 use silta_server::Config;
-use silta_store::{Applier, EventStore, QueryLimits, StoreOptions, batches_to_json_rows};
+use silta_store::{Applier, EventStore, JsonAnswer, QueryLimits, StoreOptions};
 
 use crate::client::{self, Target};
 
@@ -20,13 +19,6 @@ pub struct SqlArgs {
 pub enum Format {
     Table,
     Json,
-}
-
-#[derive(Deserialize)]
-struct QueryResult {
-    columns: Vec<String>,
-    rows: Vec<Value>,
-    truncated: bool,
 }
 
 pub async fn run(config: Config, args: SqlArgs) -> anyhow::Result<()> {
@@ -53,7 +45,7 @@ pub async fn run(config: Config, args: SqlArgs) -> anyhow::Result<()> {
 }
 
 /// Queries the tables plus whatever the WAL holds that is not committed yet (after a crash).
-async fn query_data_dir(config: &Config, args: &SqlArgs) -> anyhow::Result<QueryResult> {
+async fn query_data_dir(config: &Config, args: &SqlArgs) -> anyhow::Result<JsonAnswer> {
     let store = EventStore::open(&config.data.join("tables"), StoreOptions::default()).await?;
     let mut applier = Applier::new(store.clone()).await?;
     applier.recover(silta_wal::read_all(&config.data.join("wal"), false)?)?;
@@ -61,23 +53,7 @@ async fn query_data_dir(config: &Config, args: &SqlArgs) -> anyhow::Result<Query
         max_rows: args.max_rows,
         ..QueryLimits::default()
     };
-    let (batches, truncated) = store.query(&args.sql, &limits).await?;
-    let columns = batches
-        .first()
-        .map(|batch| {
-            batch
-                .schema()
-                .fields()
-                .iter()
-                .map(|field| field.name().clone())
-                .collect()
-        })
-        .unwrap_or_default();
-    Ok(QueryResult {
-        columns,
-        rows: batches_to_json_rows(&batches)?,
-        truncated,
-    })
+    Ok(store.query_json(&args.sql, &limits).await?)
 }
 
 fn cell(value: Option<&Value>) -> String {
@@ -88,7 +64,7 @@ fn cell(value: Option<&Value>) -> String {
     }
 }
 
-fn print_result(result: &QueryResult, format: Format) {
+fn print_result(result: &JsonAnswer, format: Format) {
     if let Format::Json = format {
         for row in &result.rows {
             println!("{row}");
