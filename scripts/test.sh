@@ -9,8 +9,8 @@ cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/silta-target}"
 export CARGO_TERM_COLOR=never
 
-python3 -m pip install --quiet --disable-pip-version-check -r tests/python/requirements.txt
-(cd tests/node && npm ci --no-audit --no-fund --loglevel=error)
+python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore -r tests/python/requirements.txt
+(cd tests/node && npm install --no-audit --no-fund --loglevel=error)
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
