@@ -269,50 +269,30 @@ impl EventStore {
                 shared.buffer.applied_lsn,
             )
         };
-        let rows: usize = events_batches
-            .iter()
-            .chain(&quarantine_batches)
-            .map(RecordBatch::num_rows)
-            .sum();
-        let events_commit = if events_batches.is_empty() {
-            None
-        } else {
-            let events_table = self.read_shared().tables.events.clone();
-            Some(
-                events_table
-                    .append(events_batches.clone(), through_lsn)
-                    .await?,
-            )
-        };
-        let quarantine_commit = if quarantine_batches.is_empty() {
-            None
-        } else {
-            let quarantine_table = self.read_shared().tables.quarantine.clone();
-            Some(
-                quarantine_table
-                    .append(quarantine_batches.clone(), through_lsn)
-                    .await?,
-            )
-        };
-        let mut shared = self.write_shared();
-        if let Some((table, provider)) = events_commit {
-            let handle = &mut shared.tables.events;
+        let mut rows = 0;
+        for (pick, batches) in [
+            (Pick::Events, events_batches),
+            (Pick::Quarantine, quarantine_batches),
+        ] {
+            if batches.is_empty() {
+                continue;
+            }
+            let handle = pick.of(&self.read_shared().tables).clone();
+            let (table, provider) = handle.append(batches.clone(), through_lsn).await?;
+            // Each table's new version and its buffer change together, at once: should the next
+            // table's commit fail, this one's rows must not be committed a second time.
+            let mut shared = self.write_shared();
+            let handle = pick.of_mut(&mut shared.tables);
             handle.table = table;
             handle.provider = provider;
             handle.persisted_lsn = through_lsn;
             handle.commits_since_compaction += 1;
+            // Rows applied while the commit ran stay buffered for the next flush.
+            pick.buffered_mut(&mut shared.buffer).drain(..batches.len());
+            let committed: usize = batches.iter().map(RecordBatch::num_rows).sum();
+            shared.buffer.rows -= committed;
+            rows += committed;
         }
-        if let Some((table, provider)) = quarantine_commit {
-            let handle = &mut shared.tables.quarantine;
-            handle.table = table;
-            handle.provider = provider;
-            handle.persisted_lsn = through_lsn;
-            handle.commits_since_compaction += 1;
-        }
-        // Rows applied while the commit ran stay buffered for the next flush.
-        shared.buffer.events.drain(..events_batches.len());
-        shared.buffer.quarantine.drain(..quarantine_batches.len());
-        shared.buffer.rows -= rows;
         Ok(FlushOutcome {
             rows,
             persisted_lsn: through_lsn,
@@ -377,6 +357,13 @@ impl Pick {
         match self {
             Pick::Events => &tables.events,
             Pick::Quarantine => &tables.quarantine,
+        }
+    }
+
+    fn buffered_mut(self, buffer: &mut Buffer) -> &mut Vec<RecordBatch> {
+        match self {
+            Pick::Events => &mut buffer.events,
+            Pick::Quarantine => &mut buffer.quarantine,
         }
     }
 
