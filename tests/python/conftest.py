@@ -47,6 +47,12 @@ class Silta:
             return json.load(response)["rows"]
 
 
+    def get(self, token, path):
+        request = urllib.request.Request(self.url + path, headers={"Authorization": "Bearer " + token})
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return json.load(response)
+
+
 @pytest.fixture(scope="module")
 def silta(tmp_path_factory):
     server = Silta(tmp_path_factory.mktemp("silta-data"))

@@ -82,3 +82,28 @@ def test_an_unknown_write_key_is_reported_to_the_client(silta):
         client.track("user-1", "Ignored")
     assert (refused.value.status, refused.value.code) == (401, "unauthorized")
     assert refused.value.message == "unknown write key"
+
+
+def test_a_visitor_who_signs_up_becomes_one_profile(silta):
+    client = SegmentClient(silta.write_key, host=silta.url, sync_mode=True)
+    visitor = f"cookie-{uuid.uuid4()}"
+    client.page(anonymous_id=visitor, name="Home", properties={"url": "https://shop.example/?utm_campaign=spring"})
+    client.identify("user-77", {"email": " Grace@Example.com "}, anonymous_id=visitor)
+    client.track("user-77", "Order Completed", {"revenue": 20.0, "currency": "EUR"})
+    client.flush()
+
+    profile = silta.get(silta.token, "/v1/profiles/email/grace%40example.com")
+    assert {"type": "anonymous_id", "value": visitor} in profile["identifiers"]
+    assert {"type": "user_id", "value": "user-77"} in profile["identifiers"]
+    assert profile["traits"]["email"]["value"] == " Grace@Example.com "
+    assert (profile["computed"]["event_count"], profile["computed"]["total_revenue"]) == (3, 20.0)
+    assert profile["computed"]["first_touch"]["campaign"] == "spring"
+
+    timeline = silta.get(silta.token, f"/v1/profiles/anonymous_id/{visitor}/events?limit=2")
+    assert [event["type"] for event in timeline["events"]] == ["track", "identify"]
+    people = silta.sql(
+        silta.token,
+        "SELECT count(DISTINCT profile_id(user_id, anonymous_id)) AS people FROM events "
+        f"WHERE anonymous_id = '{visitor}' OR user_id = 'user-77'",
+    )
+    assert people == [{"people": 1}]

@@ -42,6 +42,16 @@ enum Command {
     },
     /// Run a read-only SQL query over the event store.
     Sql(commands::sql::SqlArgs),
+    /// Look up customer profiles.
+    Profiles {
+        #[command(subcommand)]
+        command: commands::profiles::ProfilesCommand,
+    },
+    /// Identity resolution.
+    Identity {
+        #[command(subcommand)]
+        command: commands::profiles::IdentityCommand,
+    },
     /// Load the seeded multi-channel demo data set through the ingestion path.
     Demo(commands::demo::DemoArgs),
     /// Benchmarks against a named peer measured in the same run.
@@ -78,6 +88,10 @@ fn main() -> anyhow::Result<()> {
             Command::Sources { command } => commands::sources::run(config, command).await,
             Command::Tokens { command } => commands::tokens::run(config, command).await,
             Command::Sql(args) => commands::sql::run(config, args).await,
+            Command::Profiles { command } => commands::profiles::run(config, command).await,
+            Command::Identity { command } => {
+                commands::profiles::run_identity(config, command).await
+            }
             Command::Demo(args) => commands::demo::run(config, args).await,
             Command::Bench { command } => commands::bench::run(config, command).await,
         }

@@ -54,7 +54,7 @@ pub fn collect_events(
                     source_id: meta.source_id.clone(),
                     message_id: normalise::message_id_of(raw_event),
                     reason,
-                    payload: raw_event.get().to_string(),
+                    payload: normaliser.quarantine_payload(raw_event),
                 },
             }),
         }

@@ -1,6 +1,6 @@
 use std::net::IpAddr;
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Datelike, NaiveDateTime, Utc};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
@@ -24,6 +24,37 @@ pub struct Normaliser {
     pub limits: Limits,
     /// Keep only the network part of IP addresses (IPv4 /24, IPv6 /48).
     pub truncate_ip: bool,
+}
+
+impl Normaliser {
+    fn stored_ip(&self, ip: IpAddr) -> IpAddr {
+        if self.truncate_ip {
+            truncate_ip(ip)
+        } else {
+            ip
+        }
+    }
+
+    /// The text of an event kept in quarantine: as sent, except that `context.ip` is truncated
+    /// like that of an accepted event.
+    pub fn quarantine_payload(&self, raw_event: &RawValue) -> String {
+        let Ok(mut event) = serde_json::from_str::<Map<String, Value>>(raw_event.get()) else {
+            return raw_event.get().to_string();
+        };
+        let ip = event
+            .get_mut("context")
+            .and_then(Value::as_object_mut)
+            .and_then(|context| context.get_mut("ip"));
+        match ip {
+            Some(ip) => {
+                if let Some(parsed) = ip.as_str().and_then(|text| text.parse::<IpAddr>().ok()) {
+                    *ip = Value::String(self.stored_ip(parsed).to_string());
+                }
+                Value::Object(event).to_string()
+            }
+            None => raw_event.get().to_string(),
+        }
+    }
 }
 
 /// Identifiers may arrive as strings or numbers; both are stored as text.
@@ -194,13 +225,7 @@ impl Normaliser {
         let ip = text_of(context.get("ip"))
             .and_then(|text| text.parse::<IpAddr>().ok())
             .or(meta.peer_ip)
-            .map(|ip| {
-                if self.truncate_ip {
-                    truncate_ip(ip)
-                } else {
-                    ip
-                }
-            });
+            .map(|ip| self.stored_ip(ip));
         match ip {
             Some(ip) => context.insert("ip".to_string(), Value::String(ip.to_string())),
             None => context.remove("ip"),
@@ -327,11 +352,28 @@ fn event_time(
     let sent_at = parse_field("sentAt", sent_at)?;
     let client_time = original_timestamp.or(timestamp);
     let corrected = match (client_time, sent_at) {
-        (Some(client_time), Some(sent_at)) => received_at - (sent_at - client_time),
-        (Some(client_time), None) => client_time,
-        (None, _) => received_at,
-    };
+        (Some(client_time), Some(sent_at)) => {
+            received_at.checked_sub_signed(sent_at.signed_duration_since(client_time))
+        }
+        (Some(client_time), None) => Some(client_time),
+        (None, _) => Some(received_at),
+    }
+    .filter(is_plausible)
+    .ok_or_else(|| {
+        format!(
+            "the event time lies outside {PLAUSIBLE_FROM_YEAR}..{PLAUSIBLE_UNTIL_YEAR} \
+             (check `timestamp`, `originalTimestamp` and `sentAt`)"
+        )
+    })?;
     Ok((corrected, client_time, sent_at))
+}
+
+/// Event times outside these years are clock errors, not history or plans.
+const PLAUSIBLE_FROM_YEAR: i32 = 1970;
+const PLAUSIBLE_UNTIL_YEAR: i32 = 2200;
+
+fn is_plausible(time: &DateTime<Utc>) -> bool {
+    (PLAUSIBLE_FROM_YEAR..PLAUSIBLE_UNTIL_YEAR).contains(&time.year())
 }
 
 #[derive(Default)]
@@ -430,6 +472,35 @@ mod tests {
             event.timestamp,
             parse_time("2026-11-22T11:59:50Z").expect("time")
         );
+    }
+
+    #[test]
+    fn extreme_times_are_rejected_not_panicked_on() {
+        let mut results = normalise_batch(
+            r#"{"sentAt":"-200000-01-01T00:00:00","batch":[
+                {"type":"track","event":"A","userId":"u","timestamp":"+200000-01-01T00:00:00"}
+            ]}"#,
+        );
+        results.extend(normalise_batch(
+            r#"{"batch":[{"type":"track","event":"B","userId":"u","timestamp":"1960-01-01T00:00:00Z"}]}"#,
+        ));
+        assert_eq!(results.len(), 2);
+        for result in &results {
+            let reason = result.as_ref().expect_err("rejected");
+            assert!(reason.contains("outside 1970..2200"), "{reason}");
+        }
+    }
+
+    #[test]
+    fn quarantined_events_keep_only_the_truncated_ip() {
+        let raw: Box<RawValue> = serde_json::from_str(
+            r#"{"type":"track","context":{"ip":"198.51.100.9","locale":"fi-FI"}}"#,
+        )
+        .expect("json");
+        let kept = normaliser().quarantine_payload(&raw);
+        assert!(kept.contains("198.51.100.0"), "{kept}");
+        assert!(!kept.contains("198.51.100.9"), "{kept}");
+        assert!(kept.contains("fi-FI"), "{kept}");
     }
 
     #[test]

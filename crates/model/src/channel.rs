@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// The kind of system a source is. A source is one system that sends data; many sources may share
 /// a channel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Channel {
     Web,
@@ -16,6 +16,7 @@ pub enum Channel {
     Ads,
     Crm,
     Server,
+    #[default]
     Other,
 }
 

@@ -7,9 +7,10 @@ use serde::{Deserialize, Serialize};
 use crate::Channel;
 
 /// The six Segment call types.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum EventType {
+    #[default]
     Track,
     Identify,
     Page,
@@ -59,7 +60,7 @@ impl FromStr for EventType {
 
 /// One normalised event, as stored in the `events` table. Free-form parts (properties, traits,
 /// context, integrations) are kept as JSON text so that they are stored exactly as sent.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Event {
     pub message_id: String,
     pub event_type: EventType,

@@ -5,12 +5,13 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use silta_identity::Identity;
 use silta_state::StateStore;
 use silta_store::{EventStore, QueryLimits};
 use tower_http::cors::CorsLayer;
 
 use crate::rate_limit::RateLimiter;
-use crate::{Ingestor, admin, demo, ingest, query};
+use crate::{Ingestor, admin, demo, ingest, profiles, query};
 
 /// Everything a request handler needs. Cheap to clone.
 #[derive(Clone)]
@@ -21,6 +22,7 @@ pub struct AppState {
     pub rate_limiter: Arc<RateLimiter>,
     pub query_limits: QueryLimits,
     pub data_dir: std::path::PathBuf,
+    pub identity: Arc<Identity>,
 }
 
 impl AppState {
@@ -31,6 +33,7 @@ impl AppState {
         rate_limit_events_per_second: u64,
         query_limits: QueryLimits,
         data_dir: std::path::PathBuf,
+        identity: Arc<Identity>,
     ) -> AppState {
         AppState {
             credentials,
@@ -39,6 +42,7 @@ impl AppState {
             rate_limiter: Arc::new(RateLimiter::new(rate_limit_events_per_second)),
             query_limits,
             data_dir,
+            identity,
         }
     }
 }
@@ -71,6 +75,12 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/v1/tokens", post(admin::add_token))
         .route("/v1/demo", post(demo::load))
+        .route("/v1/profiles/{id}/merges", get(profiles::get_merges))
+        .route("/v1/profiles/{kind}/{value}", get(profiles::get_profile))
+        .route(
+            "/v1/profiles/{kind}/{value}/events",
+            get(profiles::get_timeline),
+        )
         .merge(collection)
         .with_state(state)
 }

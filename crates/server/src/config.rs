@@ -3,6 +3,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 use silta_collect::Limits;
+use silta_identity::IdentityConfig;
 
 /// Server configuration. Read from a TOML file, then `SILTA_*` environment variables, then
 /// command-line flags, each overriding the one before (done by the `silta` binary).
@@ -23,6 +24,8 @@ pub struct Config {
     pub query_timeout_ms: u64,
     pub query_memory_mb: usize,
     pub query_max_rows: usize,
+    /// Identity resolution: identifier traits, limits per identifier type, phone region.
+    pub identity: IdentityConfig,
 }
 
 impl Default for Config {
@@ -40,6 +43,7 @@ impl Default for Config {
             query_timeout_ms: 60_000,
             query_memory_mb: 2_048,
             query_max_rows: 10_000,
+            identity: IdentityConfig::default(),
         }
     }
 }

@@ -121,7 +121,7 @@ pub async fn load_demo(state: &AppState, request: &DemoRequest) -> Result<DemoRe
     }
     let summary = generator
         .await
-        .map_err(|error| ApiError::internal(error.to_string()))?
+        .map_err(ApiError::internal)?
         .map_err(|_| ApiError::internal("demo loading stopped"))?;
     let (spend, truth) = silta_demo::generate_media_mix(&options);
     state
@@ -165,16 +165,15 @@ fn spend_batch(rows: &[SpendRow]) -> Result<RecordBatch, ApiError> {
             rows.iter().map(|row| row.clicks),
         )),
     ];
-    RecordBatch::try_new(schema, columns).map_err(|error| ApiError::internal(error.to_string()))
+    RecordBatch::try_new(schema, columns).map_err(ApiError::internal)
 }
 
 fn write_truth(state: &AppState, truth: &MediaMixTruth) -> Result<String, ApiError> {
     let directory = state.data_dir.join("demo");
-    std::fs::create_dir_all(&directory).map_err(|error| ApiError::internal(error.to_string()))?;
+    std::fs::create_dir_all(&directory).map_err(ApiError::internal)?;
     let path = directory.join("media_mix_truth.json");
-    let text = serde_json::to_string_pretty(truth)
-        .map_err(|error| ApiError::internal(error.to_string()))?;
-    std::fs::write(&path, text).map_err(|error| ApiError::internal(error.to_string()))?;
+    let text = serde_json::to_string_pretty(truth).map_err(ApiError::internal)?;
+    std::fs::write(&path, text).map_err(ApiError::internal)?;
     Ok(path.display().to_string())
 }
 

@@ -29,8 +29,15 @@ impl ApiError {
         ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
     }
 
-    pub fn internal(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
+    /// An error of the server's own: the details go to the server log, the client gets a
+    /// generic message (paths, table names and library errors are not for callers).
+    pub fn internal(details: impl std::fmt::Display) -> ApiError {
+        tracing::error!(%details, "internal error");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal error; the server log has the details",
+        )
     }
 }
 

@@ -55,8 +55,7 @@ fn unavailable(error: silta_wal::WalError) -> ApiError {
 }
 
 fn encode(record: Ingested) -> Result<(Vec<u8>, Ingested), ApiError> {
-    let payload =
-        serde_json::to_vec(&record).map_err(|error| ApiError::internal(error.to_string()))?;
+    let payload = serde_json::to_vec(&record).map_err(ApiError::internal)?;
     Ok((payload, record))
 }
 
@@ -123,6 +122,25 @@ fn resolve_source(state: &AppState, write_key: Option<String>) -> Result<Source,
         .ok_or_else(|| ApiError::unauthorized("unknown write key"))
 }
 
+/// Takes `events` from the source's rate limit, or says when to retry.
+fn admit(state: &AppState, source: &Source, events: usize) -> Result<(), ApiError> {
+    state
+        .rate_limiter
+        .admit(&source.id, events)
+        .map_err(|wait_seconds| {
+            let mut error = ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                format!(
+                    "source {} is over its rate limit; retry in {wait_seconds} s",
+                    source.id
+                ),
+            );
+            error.retry_after_seconds = Some(wait_seconds);
+            error
+        })
+}
+
 /// `POST /v1/{kind}`: every Segment call type, long and short paths, batch and import.
 pub async fn ingest(
     State(state): State<AppState>,
@@ -171,6 +189,7 @@ pub async fn ingest(
             if let Some(write_key) = extract_write_key(key_sources)
                 && let Ok(source) = resolve_source(&state, Some(write_key))
             {
+                admit(&state, &source, 1)?;
                 state
                     .ingestor
                     .quarantine_body(&decoded, &meta_for(&source), error.to_string())
@@ -184,18 +203,7 @@ pub async fn ingest(
         ..key_sources
     });
     let source = resolve_source(&state, write_key)?;
-    if let Err(wait_seconds) = state.rate_limiter.admit(&source.id, parsed.events.len()) {
-        let mut error = ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
-            format!(
-                "source {} is over its rate limit; retry in {wait_seconds} s",
-                source.id
-            ),
-        );
-        error.retry_after_seconds = Some(wait_seconds);
-        return Err(error);
-    }
+    admit(&state, &source, parsed.events.len())?;
     let outcome = state.ingestor.ingest(&parsed, &meta_for(&source)).await?;
     if let (Endpoint::Single(_), Some(rejected)) = (endpoint, outcome.rejected.first()) {
         return Err(ApiError::new(

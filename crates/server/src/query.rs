@@ -54,6 +54,15 @@ impl From<StoreError> for ApiError {
     }
 }
 
+/// Waits until whatever was acknowledged before now is visible to queries and profiles.
+pub async fn read_your_writes(state: &AppState) {
+    let acknowledged = state.ingestor.wal.durable_lsn();
+    state
+        .store
+        .wait_until_applied(acknowledged, APPLY_WAIT)
+        .await;
+}
+
 pub async fn query(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -76,12 +85,7 @@ pub async fn query(
         ..state.query_limits.clone()
     };
     let started = Instant::now();
-    // Read your writes: whatever was acknowledged before this query is in its answer.
-    let acknowledged = state.ingestor.wal.durable_lsn();
-    state
-        .store
-        .wait_until_applied(acknowledged, APPLY_WAIT)
-        .await;
+    read_your_writes(&state).await;
     let answer = state.store.query_json(&request.sql, &limits).await?;
     Ok(Json(QueryResponse {
         answer,

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use silta_collect::Normaliser;
+use silta_identity::{Identity, SqlTables};
 use silta_model::Ingested;
 use silta_state::{Role, StateStore};
 use silta_store::{Applier, EventStore, QueryLimits, StoreOptions};
@@ -15,6 +16,28 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
 use crate::{AppState, Config, Ingestor, app};
+
+/// The event store and identity graph of a data directory, opened without a server (for the
+/// CLI): the graph is rebuilt from the table and what the WAL still holds is applied on top.
+pub async fn open_offline(
+    config: &Config,
+) -> Result<
+    (
+        Arc<EventStore>,
+        Arc<Identity>,
+        silta_identity::RebuildReport,
+    ),
+    StartError,
+> {
+    let store = EventStore::open(&config.data.join("tables"), StoreOptions::default()).await?;
+    let identity = Arc::new(Identity::new(config.identity.clone())?);
+    let rebuilt = identity.rebuild(&store).await?;
+    store.add_query_extension(Arc::new(SqlTables(identity.clone())));
+    let mut applier = Applier::new(store.clone()).await?;
+    applier.observe_with(identity.clone());
+    applier.recover(silta_wal::read_all(&config.data.join("wal"), false)?)?;
+    Ok((store, identity, rebuilt))
+}
 
 /// Name of the admin token a running server issues to the `silta` CLI on the same machine.
 const LOCAL_CLI_TOKEN_NAME: &str = "local-cli";
@@ -27,6 +50,8 @@ pub enum StartError {
     Store(#[from] silta_store::StoreError),
     #[error(transparent)]
     Wal(#[from] silta_wal::WalError),
+    #[error("identity configuration: {0}")]
+    Identity(#[from] silta_identity::ConfigError),
     #[error("i/o error on {path}: {source}")]
     Io {
         path: PathBuf,
@@ -91,7 +116,17 @@ impl Silta {
             compact_after_commits: config.compact_after_commits,
         };
         let store = EventStore::open(&config.data.join("tables"), store_options).await?;
+        let identity = Arc::new(Identity::new(config.identity.clone())?);
+        let rebuilt = identity.rebuild(&store).await?;
+        tracing::info!(
+            profiles = rebuilt.profiles,
+            identifiers = rebuilt.identifiers,
+            seconds = rebuilt.total_seconds,
+            "identity graph rebuilt from the events table"
+        );
+        store.add_query_extension(Arc::new(SqlTables(identity.clone())));
         let mut applier = Applier::new(store.clone()).await?;
+        applier.observe_with(identity.clone());
         let (durable_sender, durable_receiver) = mpsc::unbounded_channel();
         let (wal, recovered) = Wal::<Ingested>::open(
             &config.data.join("wal"),
@@ -139,6 +174,7 @@ impl Silta {
             config.rate_limit_events_per_second,
             query_limits,
             config.data.clone(),
+            identity,
         );
         Ok(Silta {
             state,
@@ -225,6 +261,8 @@ fn write_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
         .truncate(true)
         .mode(0o600)
         .open(path)?;
+    // `mode` applies only to a new file; one left behind keeps whatever it had.
+    file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
     file.write_all(contents)?;
     file.sync_all()
 }

@@ -241,6 +241,9 @@ async fn every_refusal_has_the_status_clients_act_on_and_a_json_error() {
             "{name}"
         );
     }
+    // Bodies that could not be parsed counted against the source's rate limit too (one event
+    // each); a second refills it.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     // One invalid single event is refused with 400, and kept.
     let (status, answer) = silta
         .post_json(
@@ -457,4 +460,141 @@ async fn administration_needs_the_admin_role() {
         (status, answer["error"]["code"].as_str()),
         (StatusCode::BAD_REQUEST, Some("invalid_request"))
     );
+}
+
+#[tokio::test]
+async fn profiles_link_anonymous_visits_to_the_user_and_queries_count_people() {
+    let silta = TestSilta::start().await;
+    let body = json!({
+        "writeKey": silta.write_key,
+        "batch": [
+            {"type": "page", "anonymousId": "cookie-1", "messageId": "p-1", "timestamp": "2026-11-20T10:00:00Z",
+             "properties": {"url": "https://shop.example/shoes?utm_source=news&utm_campaign=winter"}},
+            {"type": "track", "anonymousId": "cookie-1", "event": "Order Completed", "messageId": "o-1",
+             "timestamp": "2026-11-20T10:05:00Z", "properties": {"revenue": 30}},
+            {"type": "identify", "anonymousId": "cookie-1", "userId": "u-1", "messageId": "i-1",
+             "timestamp": "2026-11-20T10:06:00Z", "traits": {"email": "Ada@Example.com", "plan": "pro", "event_count": 5}},
+            {"type": "track", "userId": "u-1", "event": "Order Completed", "messageId": "o-2",
+             "timestamp": "2026-11-21T09:00:00Z", "properties": {"revenue": 50}},
+            {"type": "page", "anonymousId": "cookie-2", "messageId": "p-2", "timestamp": "2026-11-21T09:00:00Z"},
+            {"type": "identify", "anonymousId": "cookie-2", "userId": "u-2", "messageId": "i-2",
+             "timestamp": "2026-11-21T09:01:00Z", "traits": {"email": "ada@example.com"}}
+        ]
+    });
+    let (status, answer) = silta.post_json("/v1/batch", body.to_string(), None).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let analyst = format!("Bearer {}", silta.analyst_token);
+    let get = |path: String, auth: Option<String>| {
+        let mut builder = Request::get(path);
+        if let Some(auth) = auth {
+            builder = builder.header("authorization", auth);
+        }
+        silta.send(builder.body(Body::empty()).expect("request"))
+    };
+
+    let (status, _, profile) = get(
+        "/v1/profiles/email/%20ADA@example.com".to_string(),
+        Some(analyst.clone()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{profile}");
+    assert_eq!(profile["computed"]["event_count"], 4);
+    assert_eq!(profile["computed"]["total_revenue"], 80.0);
+    assert_eq!(profile["computed"]["first_touch"]["campaign"], "winter");
+    assert_eq!(profile["traits"]["plan"]["value"], "pro");
+    assert_eq!(
+        profile["traits"]["event_count"]["value"], 5,
+        "a sent trait stays a trait"
+    );
+    let profile_id = profile["profile_id"].as_str().expect("id").to_string();
+
+    // u-2 shares the e-mail address, but a profile has one user id: no merge, and it is said why.
+    let (_, _, other) = get(
+        "/v1/profiles/user_id/u-2".to_string(),
+        Some(analyst.clone()),
+    )
+    .await;
+    assert_ne!(other["profile_id"], profile["profile_id"]);
+    let refusals = silta
+        .sql("SELECT message_id, reason FROM identity_refusals")
+        .await;
+    assert_eq!(refusals.len(), 1, "{refusals:?}");
+    assert_eq!(refusals[0]["message_id"], "i-2");
+
+    let (status, _, timeline) = get(
+        "/v1/profiles/user_id/u-1/events?limit=2".to_string(),
+        Some(analyst.clone()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{timeline}");
+    let ids: Vec<&str> = timeline["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter_map(|event| event["message_id"].as_str())
+        .collect();
+    assert_eq!(ids, vec!["o-2", "i-1"], "newest first, across identities");
+    let (_, _, older) = get(
+        "/v1/profiles/user_id/u-1/events?limit=2&offset=2".to_string(),
+        Some(analyst.clone()),
+    )
+    .await;
+    assert_eq!(older["events"].as_array().map(Vec::len), Some(2));
+
+    let (status, _, merges) = get(
+        format!("/v1/profiles/{profile_id}/merges"),
+        Some(analyst.clone()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{merges}");
+    assert_eq!(merges["profile_id"], profile_id.as_str());
+
+    let people = silta
+        .sql("SELECT count(DISTINCT profile_id(user_id, anonymous_id)) AS people, count(DISTINCT anonymous_id) AS cookies FROM events")
+        .await;
+    assert_eq!(people, vec![json!({"people": 2, "cookies": 2})]);
+    let profiles = silta
+        .sql("SELECT profile_id, order_count, total_revenue FROM profiles WHERE user_id = 'u-1'")
+        .await;
+    assert_eq!(
+        profiles,
+        vec![json!({"profile_id": profile_id, "order_count": 2, "total_revenue": 80.0})]
+    );
+
+    for (path, auth, expected) in [
+        (
+            "/v1/profiles/email/ada@example.com".to_string(),
+            None,
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            "/v1/profiles/email/ada@example.com".to_string(),
+            Some(format!("Bearer {}", silta.viewer_token)),
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            "/v1/profiles/shoe_size/42".to_string(),
+            Some(analyst.clone()),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "/v1/profiles/email/not-an-email".to_string(),
+            Some(analyst.clone()),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "/v1/profiles/user_id/nobody".to_string(),
+            Some(analyst.clone()),
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            "/v1/profiles/user_id/u-1/events?limit=0".to_string(),
+            Some(analyst.clone()),
+            StatusCode::BAD_REQUEST,
+        ),
+    ] {
+        let (status, _, error) = get(path.clone(), auth).await;
+        assert_eq!(status, expected, "{path}: {error}");
+        assert!(error["error"]["message"].is_string(), "{path}: {error}");
+    }
 }

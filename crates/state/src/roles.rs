@@ -32,6 +32,11 @@ impl Role {
         matches!(self, Role::Admin | Role::Marketer | Role::Analyst)
     }
 
+    /// Customer profiles: identifiers, traits, timelines.
+    pub fn can_read_profiles(self) -> bool {
+        matches!(self, Role::Admin | Role::Marketer | Role::Analyst)
+    }
+
     /// Sources, write keys and tokens.
     pub fn can_administer(self) -> bool {
         self == Role::Admin

@@ -1,5 +1,6 @@
 //! The apply stage: durable WAL records become buffered rows, duplicates are dropped.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -11,16 +12,25 @@ use silta_model::{Event, Ingested, Rejected};
 use silta_wal::{Durable, Lsn, RecoveredRecord};
 use tokio::sync::mpsc;
 
-use crate::dedupe::DedupeIndex;
+use crate::dedupe::{self, DedupeIndex};
 use crate::query::QueryLimits;
 use crate::rows::{events_batch, quarantine_batch};
 use crate::{EventStore, StoreError};
 
+/// WAL records decoded and applied at a time during recovery.
+const RECOVERY_CHUNK: usize = 10_000;
+
 /// How often stale entries leave the dedupe index.
 const DEDUPE_PRUNE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
 
+/// Told about every event the moment it is applied, in log order (identity resolution).
+pub trait AppliedEvents: Send + Sync {
+    fn applied(&self, events: &[&Event]);
+}
+
 pub struct Applier {
     store: Arc<EventStore>,
+    observers: Vec<Arc<dyn AppliedEvents>>,
     dedupe: DedupeIndex,
     /// Records at or below these positions are already in the tables (set at open, for replay).
     events_persisted_lsn: Lsn,
@@ -41,6 +51,7 @@ impl Applier {
         };
         let mut applier = Applier {
             dedupe: DedupeIndex::default(),
+            observers: Vec::new(),
             store,
             events_persisted_lsn,
             quarantine_persisted_lsn,
@@ -48,6 +59,11 @@ impl Applier {
         };
         applier.load_recent_ids().await?;
         Ok(applier)
+    }
+
+    /// Adds an observer of applied events; add before recovery so that it sees replayed ones.
+    pub fn observe_with(&mut self, observer: Arc<dyn AppliedEvents>) {
+        self.observers.push(observer);
     }
 
     fn window_start_micros(&self) -> i64 {
@@ -80,9 +96,8 @@ impl Applier {
                 if sources.is_null(row) || message_ids.is_null(row) {
                     continue;
                 }
-                self.dedupe.first_sighting(
-                    sources.value(row),
-                    message_ids.value(row),
+                self.dedupe.record(
+                    dedupe::key(sources.value(row), message_ids.value(row)),
                     received_at.value(row),
                     window_start,
                 );
@@ -93,23 +108,31 @@ impl Applier {
     }
 
     /// Replays WAL records left on disk by the previous run, skipping what the tables hold.
+    /// Records are decoded and applied a chunk at a time, so a long log never sits in memory
+    /// twice.
     pub fn recover(&mut self, records: Vec<RecoveredRecord>) -> Result<usize, StoreError> {
-        let mut decoded = Vec::with_capacity(records.len());
-        for record in records {
+        let persisted = self.events_persisted_lsn.min(self.quarantine_persisted_lsn);
+        let mut replayed = 0;
+        let mut chunk = Vec::with_capacity(RECOVERY_CHUNK);
+        for record in records.into_iter().filter(|record| record.lsn > persisted) {
             let ingested: Ingested = serde_json::from_slice(&record.payload).map_err(|error| {
                 StoreError::CorruptRecord {
                     lsn: record.lsn,
                     message: error.to_string(),
                 }
             })?;
-            decoded.push((record.lsn, ingested));
+            chunk.push((record.lsn, ingested));
+            if chunk.len() == RECOVERY_CHUNK {
+                replayed += chunk.len();
+                self.apply(std::mem::take(&mut chunk))?;
+            }
         }
-        let replayed = decoded.len();
-        self.apply(decoded)?;
+        replayed += chunk.len();
+        self.apply(chunk)?;
         Ok(replayed)
     }
 
-    /// Applies records in log order.
+    /// Applies records in log order. On error nothing is applied, not even to the dedupe index.
     pub fn apply(&mut self, records: Vec<(Lsn, Ingested)>) -> Result<(), StoreError> {
         let Some(last_lsn) = records.last().map(|(lsn, _)| *lsn) else {
             return Ok(());
@@ -120,6 +143,7 @@ impl Applier {
             self.last_prune = Instant::now();
         }
         let mut events: Vec<&Event> = Vec::with_capacity(records.len());
+        let mut new_keys = HashSet::with_capacity(records.len());
         let mut rejected: Vec<&Rejected> = Vec::new();
         for (lsn, record) in &records {
             match record {
@@ -127,13 +151,8 @@ impl Applier {
                     if *lsn <= self.events_persisted_lsn {
                         continue;
                     }
-                    let is_new = self.dedupe.first_sighting(
-                        &event.source_id,
-                        &event.message_id,
-                        event.received_at.timestamp_micros(),
-                        window_start,
-                    );
-                    if is_new {
+                    let key = dedupe::key(&event.source_id, &event.message_id);
+                    if !self.dedupe.seen_since(key, window_start) && new_keys.insert(key) {
                         events.push(event.as_ref());
                     }
                 }
@@ -150,6 +169,18 @@ impl Applier {
         let quarantine_rows = (!rejected.is_empty())
             .then(|| quarantine_batch(&rejected))
             .transpose()?;
+        for event in &events {
+            self.dedupe.record(
+                dedupe::key(&event.source_id, &event.message_id),
+                event.received_at.timestamp_micros(),
+                window_start,
+            );
+        }
+        if !events.is_empty() {
+            for observer in &self.observers {
+                observer.applied(&events);
+            }
+        }
         let (buffered_rows, applied_lsn) = {
             let mut shared = self.store.write_shared();
             let buffer = &mut shared.buffer;
@@ -172,12 +203,15 @@ impl Applier {
         Ok(())
     }
 
-    /// Applies durable batches as the WAL hands them over, until the WAL closes.
+    /// Applies durable batches as the WAL hands them over, until the WAL closes or a batch
+    /// cannot be applied. Then it stops and drops `durable`, which makes the WAL refuse further
+    /// appends (503): a later batch must never be applied past one that was not, and the
+    /// unapplied records stay in the WAL for the next start.
     pub async fn run(mut self, mut durable: mpsc::UnboundedReceiver<Durable<Ingested>>) {
         while let Some(batch) = durable.recv().await {
             if let Err(error) = self.apply(batch.records) {
-                // The records stay in the WAL and are replayed on the next start.
-                tracing::error!(%error, "could not buffer durable records");
+                tracing::error!(%error, "could not buffer durable records; refusing further events");
+                return;
             }
         }
     }

@@ -11,7 +11,9 @@ pub struct DedupeIndex {
     seen_at_micros: HashMap<u128, i64>,
 }
 
-fn key(source_id: &str, message_id: &str) -> u128 {
+pub type DedupeKey = u128;
+
+pub fn key(source_id: &str, message_id: &str) -> DedupeKey {
     let mut bytes = Vec::with_capacity(source_id.len() + message_id.len() + 1);
     bytes.extend_from_slice(source_id.as_bytes());
     bytes.push(0);
@@ -20,26 +22,18 @@ fn key(source_id: &str, message_id: &str) -> u128 {
 }
 
 impl DedupeIndex {
-    /// Records the pair and says whether it is new. A pair seen before `window_start_micros`
-    /// counts as new again.
-    pub fn first_sighting(
-        &mut self,
-        source_id: &str,
-        message_id: &str,
-        received_at_micros: i64,
-        window_start_micros: i64,
-    ) -> bool {
-        let previous = self
-            .seen_at_micros
-            .insert(key(source_id, message_id), received_at_micros);
-        match previous {
-            Some(seen_at) if seen_at >= window_start_micros => {
-                // Keep the first sighting's time so the window runs from it.
-                self.seen_at_micros
-                    .insert(key(source_id, message_id), seen_at);
-                false
-            }
-            _ => true,
+    /// Whether the pair was first seen at or after `window_start_micros`.
+    pub fn seen_since(&self, key: DedupeKey, window_start_micros: i64) -> bool {
+        self.seen_at_micros
+            .get(&key)
+            .is_some_and(|seen_at| *seen_at >= window_start_micros)
+    }
+
+    /// Records a sighting; the window runs from the first one still inside it.
+    pub fn record(&mut self, key: DedupeKey, received_at_micros: i64, window_start_micros: i64) {
+        let seen_at = self.seen_at_micros.entry(key).or_insert(received_at_micros);
+        if *seen_at < window_start_micros {
+            *seen_at = received_at_micros;
         }
     }
 
@@ -60,11 +54,18 @@ mod tests {
     #[test]
     fn duplicates_are_per_source_and_per_window() {
         let mut index = DedupeIndex::default();
-        assert!(index.first_sighting("web", "m1", 100, 0));
-        assert!(!index.first_sighting("web", "m1", 150, 0));
-        assert!(index.first_sighting("app", "m1", 150, 0));
-        // Once the first sighting falls out of the window the id is new again.
-        assert!(index.first_sighting("web", "m1", 500, 200));
+        let web = key("web", "m1");
+        assert!(!index.seen_since(web, 0));
+        index.record(web, 100, 0);
+        assert!(index.seen_since(web, 0));
+        index.record(web, 150, 0);
+        assert!(!index.seen_since(key("app", "m1"), 0));
+        // Once the first sighting falls out of the window the id is new again, and a new
+        // sighting starts a new window.
+        assert!(!index.seen_since(web, 200));
+        index.record(web, 500, 200);
+        assert!(index.seen_since(web, 400));
+        index.record(key("app", "m1"), 150, 0);
         index.forget_before(400);
         assert_eq!(index.len(), 1);
     }

@@ -5,6 +5,7 @@
 
 mod apply;
 mod dedupe;
+mod durable_files;
 mod error;
 mod query;
 mod rows;
@@ -13,8 +14,9 @@ mod snapshot;
 mod store;
 mod table;
 
-pub use apply::Applier;
+pub use apply::{AppliedEvents, Applier};
 pub use error::StoreError;
-pub use query::{JsonAnswer, QueryLimits, batches_to_json_rows};
+pub use query::{JsonAnswer, QueryExtension, QueryLimits, batches_to_json_rows};
+pub use rows::events_from_batch;
 pub use schema::{EVENTS_SCHEMA, QUARANTINE_SCHEMA};
 pub use store::{EventStore, FlushOutcome, StoreOptions, StoreStats};

@@ -1,10 +1,13 @@
 //! SQL over the store: one DataFusion session per query over snapshots of every table.
 
+use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use arrow::array::RecordBatch;
+use datafusion::error::DataFusionError;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
-use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
+use datafusion::prelude::{DataFrame, SQLOptions, SessionConfig, SessionContext};
 use futures::StreamExt;
 
 use crate::{EventStore, StoreError};
@@ -30,13 +33,18 @@ impl Default for QueryLimits {
 
 impl QueryLimits {
     /// Silta's own queries over its tables.
-    pub(crate) fn internal() -> QueryLimits {
+    pub fn internal() -> QueryLimits {
         QueryLimits {
             timeout: Duration::from_secs(600),
             memory_bytes: 8 * 1024 * 1024 * 1024,
             max_rows: usize::MAX,
         }
     }
+}
+
+/// Adds tables or functions to every query session (profiles, identities, ...).
+pub trait QueryExtension: Send + Sync {
+    fn register(&self, context: &SessionContext) -> Result<(), DataFusionError>;
 }
 
 impl EventStore {
@@ -47,17 +55,59 @@ impl EventStore {
         sql: &str,
         limits: &QueryLimits,
     ) -> Result<(Vec<RecordBatch>, bool), StoreError> {
-        let run = self.run_query(sql, limits);
+        self.query_frame(limits, |context| async move {
+            let read_only = SQLOptions::new()
+                .with_allow_ddl(false)
+                .with_allow_dml(false)
+                .with_allow_statements(false);
+            context.sql_with_options(sql, read_only).await
+        })
+        .await
+    }
+
+    /// Runs a query built with DataFusion's DataFrame API, for Silta's own queries whose
+    /// parameters come from users: values stay values, never SQL text.
+    pub async fn query_frame<F, Fut>(
+        &self,
+        limits: &QueryLimits,
+        build: F,
+    ) -> Result<(Vec<RecordBatch>, bool), StoreError>
+    where
+        F: FnOnce(SessionContext) -> Fut,
+        Fut: Future<Output = Result<DataFrame, DataFusionError>>,
+    {
+        let run = async {
+            let frame = build(self.session(limits)?).await?;
+            collect_limited(frame, limits.max_rows).await
+        };
         tokio::time::timeout(limits.timeout, run)
             .await
             .map_err(|_| StoreError::QueryTimeout(limits.timeout.as_millis()))?
     }
 
-    async fn run_query(
+    /// Streams the answer of an internal query batch by batch, without a row or time limit.
+    pub async fn for_each_batch(
         &self,
         sql: &str,
-        limits: &QueryLimits,
-    ) -> Result<(Vec<RecordBatch>, bool), StoreError> {
+        mut each: impl FnMut(RecordBatch) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let context = self.session(&QueryLimits::internal())?;
+        let mut stream = context.sql(sql).await?.execute_stream().await?;
+        while let Some(batch) = stream.next().await {
+            each(batch?)?;
+        }
+        Ok(())
+    }
+
+    pub fn add_query_extension(&self, extension: Arc<dyn QueryExtension>) {
+        self.query_extensions
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(extension);
+    }
+
+    /// A session over snapshots of every table (and what extensions add), within `limits`.
+    fn session(&self, limits: &QueryLimits) -> Result<SessionContext, StoreError> {
         let runtime = RuntimeEnvBuilder::new()
             .with_memory_limit(limits.memory_bytes, 1.0)
             .build_arc()?;
@@ -70,26 +120,36 @@ impl EventStore {
             table.update_datafusion_session(&context.state())?;
             context.register_table(name.as_str(), provider)?;
         }
-        let read_only = SQLOptions::new()
-            .with_allow_ddl(false)
-            .with_allow_dml(false)
-            .with_allow_statements(false);
-        let frame = context.sql_with_options(sql, read_only).await?;
-        let mut stream = frame.execute_stream().await?;
-        let mut batches = Vec::new();
-        let mut rows = 0usize;
-        while let Some(batch) = stream.next().await {
-            let batch = batch?;
-            let room = limits.max_rows - rows;
-            if batch.num_rows() > room {
-                batches.push(batch.slice(0, room));
-                return Ok((batches, true));
-            }
-            rows += batch.num_rows();
-            batches.push(batch);
+        let extensions = self
+            .query_extensions
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        for extension in extensions {
+            extension.register(&context)?;
         }
-        Ok((batches, false))
+        Ok(context)
     }
+}
+
+async fn collect_limited(
+    frame: DataFrame,
+    max_rows: usize,
+) -> Result<(Vec<RecordBatch>, bool), StoreError> {
+    let mut stream = frame.execute_stream().await?;
+    let mut batches = Vec::new();
+    let mut rows = 0usize;
+    while let Some(batch) = stream.next().await {
+        let batch = batch?;
+        let room = max_rows - rows;
+        if batch.num_rows() > room {
+            batches.push(batch.slice(0, room));
+            return Ok((batches, true));
+        }
+        rows += batch.num_rows();
+        batches.push(batch);
+    }
+    Ok((batches, false))
 }
 
 /// A query's answer as JSON: column names, one object per row, and whether rows were cut.
@@ -100,14 +160,11 @@ pub struct JsonAnswer {
     pub truncated: bool,
 }
 
-impl EventStore {
-    /// [`EventStore::query`], answered as JSON rows.
-    pub async fn query_json(
-        &self,
-        sql: &str,
-        limits: &QueryLimits,
+impl JsonAnswer {
+    pub fn from_batches(
+        batches: &[RecordBatch],
+        truncated: bool,
     ) -> Result<JsonAnswer, StoreError> {
-        let (batches, truncated) = self.query(sql, limits).await?;
         let columns = batches
             .first()
             .map(|batch| {
@@ -121,9 +178,21 @@ impl EventStore {
             .unwrap_or_default();
         Ok(JsonAnswer {
             columns,
-            rows: batches_to_json_rows(&batches)?,
+            rows: batches_to_json_rows(batches)?,
             truncated,
         })
+    }
+}
+
+impl EventStore {
+    /// [`EventStore::query`], answered as JSON rows.
+    pub async fn query_json(
+        &self,
+        sql: &str,
+        limits: &QueryLimits,
+    ) -> Result<JsonAnswer, StoreError> {
+        let (batches, truncated) = self.query(sql, limits).await?;
+        JsonAnswer::from_batches(&batches, truncated)
     }
 }
 

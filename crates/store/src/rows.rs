@@ -3,13 +3,16 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, Date32Builder, Float64Builder, RecordBatch, StringBuilder,
-    TimestampMicrosecondBuilder,
+    Array, ArrayRef, AsArray, Date32Builder, Float64Builder, RecordBatch, StringArray,
+    StringBuilder, TimestampMicrosecondArray, TimestampMicrosecondBuilder,
 };
+use arrow::compute::cast;
+use arrow::datatypes::{DataType, Float64Type, TimestampMicrosecondType};
 use arrow::error::ArrowError;
 use chrono::{DateTime, NaiveDate, Utc};
 use silta_model::{Event, Rejected};
 
+use crate::StoreError;
 use crate::schema::{EVENTS_SCHEMA, QUARANTINE_SCHEMA};
 
 const UNIX_EPOCH_DAY: NaiveDate = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
@@ -108,3 +111,121 @@ pub fn quarantine_batch(rejected: &[&Rejected]) -> Result<RecordBatch, ArrowErro
     ];
     RecordBatch::try_new(QUARANTINE_SCHEMA.clone(), columns)
 }
+
+/// Reads events back from a batch with (at least) the `events` table's columns.
+pub fn events_from_batch(batch: &RecordBatch) -> Result<Vec<Event>, StoreError> {
+    let text = |name: &'static str| -> Result<ArrayRef, StoreError> {
+        let column = batch
+            .column_by_name(name)
+            .ok_or(StoreError::UnexpectedColumns("events"))?;
+        Ok(cast(column, &DataType::Utf8)?)
+    };
+    let time = |name: &'static str| -> Result<&TimestampMicrosecondArray, StoreError> {
+        batch
+            .column_by_name(name)
+            .and_then(|column| column.as_primitive_opt::<TimestampMicrosecondType>())
+            .ok_or(StoreError::UnexpectedColumns("events"))
+    };
+    let columns: Vec<ArrayRef> = TEXT_COLUMNS
+        .iter()
+        .map(|name| text(name))
+        .collect::<Result<_, _>>()?;
+    let strings: Vec<&StringArray> = columns
+        .iter()
+        .map(|column| column.as_string_opt::<i32>())
+        .collect::<Option<_>>()
+        .ok_or(StoreError::UnexpectedColumns("events"))?;
+    let [timestamp, original_timestamp, sent_at, received_at] = [
+        time("timestamp")?,
+        time("original_timestamp")?,
+        time("sent_at")?,
+        time("received_at")?,
+    ];
+    let revenue = batch
+        .column_by_name("revenue")
+        .and_then(|column| column.as_primitive_opt::<Float64Type>())
+        .ok_or(StoreError::UnexpectedColumns("events"))?;
+    let mut events = Vec::with_capacity(batch.num_rows());
+    for row in 0..batch.num_rows() {
+        let optional = |column: usize| -> Option<String> {
+            let array = strings[column];
+            (!array.is_null(row)).then(|| array.value(row).to_string())
+        };
+        let required = |column: usize| optional(column).unwrap_or_default();
+        let at = |array: &TimestampMicrosecondArray| -> Option<DateTime<Utc>> {
+            (!array.is_null(row))
+                .then(|| DateTime::from_timestamp_micros(array.value(row)))
+                .flatten()
+        };
+        let event_type = required(1)
+            .parse()
+            .map_err(|_| StoreError::UnexpectedColumns("events"))?;
+        let channel = required(9)
+            .parse()
+            .map_err(|_| StoreError::UnexpectedColumns("events"))?;
+        events.push(Event {
+            message_id: required(0),
+            event_type,
+            event: optional(2),
+            name: optional(3),
+            user_id: optional(4),
+            anonymous_id: optional(5),
+            group_id: optional(6),
+            previous_id: optional(7),
+            timestamp: at(timestamp).unwrap_or_default(),
+            original_timestamp: at(original_timestamp),
+            sent_at: at(sent_at),
+            received_at: at(received_at).unwrap_or_default(),
+            source_id: required(8),
+            channel,
+            page_url: optional(10),
+            page_path: optional(11),
+            page_referrer: optional(12),
+            page_title: optional(13),
+            utm_source: optional(14),
+            utm_medium: optional(15),
+            utm_campaign: optional(16),
+            utm_term: optional(17),
+            utm_content: optional(18),
+            ip: optional(19),
+            user_agent: optional(20),
+            revenue: (!revenue.is_null(row)).then(|| revenue.value(row)),
+            currency: optional(21),
+            properties: required(22),
+            traits: required(23),
+            context: required(24),
+            integrations: required(25),
+        });
+    }
+    Ok(events)
+}
+
+/// The text columns [`events_from_batch`] reads, in the order it indexes them.
+const TEXT_COLUMNS: [&str; 26] = [
+    "message_id",
+    "type",
+    "event",
+    "name",
+    "user_id",
+    "anonymous_id",
+    "group_id",
+    "previous_id",
+    "source",
+    "channel",
+    "page_url",
+    "page_path",
+    "page_referrer",
+    "page_title",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "utm_term",
+    "utm_content",
+    "ip",
+    "user_agent",
+    "currency",
+    "properties",
+    "traits",
+    "context",
+    "integrations",
+];

@@ -9,6 +9,7 @@ use silta_wal::Lsn;
 use tokio::sync::{Mutex, Notify, watch};
 
 use crate::StoreError;
+use crate::query::QueryExtension;
 use crate::schema::{EVENT_DATE_COLUMN, EVENTS_SCHEMA, QUARANTINE_SCHEMA};
 use crate::snapshot::SnapshotTable;
 use crate::table::DeltaTableHandle;
@@ -73,6 +74,7 @@ pub struct EventStore {
     /// The last WAL record applied to the buffer, for readers that must see their own writes.
     pub(crate) applied: watch::Sender<Lsn>,
     pub(crate) tables_root: PathBuf,
+    pub(crate) query_extensions: RwLock<Vec<Arc<dyn QueryExtension>>>,
 }
 
 /// What a flush did; `persisted_lsn` is safe to release from the WAL.
@@ -128,6 +130,7 @@ impl EventStore {
             buffer_full: Notify::new(),
             applied: watch::Sender::new(applied_lsn),
             tables_root: tables_root.to_path_buf(),
+            query_extensions: RwLock::new(Vec::new()),
         }))
     }
 

@@ -15,6 +15,7 @@ use deltalake::protocol::SaveMode;
 use silta_wal::Lsn;
 
 use crate::StoreError;
+use crate::durable_files::DurableLocalFiles;
 
 /// The Delta application id under which each commit records the last WAL record it contains.
 const WAL_APP_ID: &str = "silta-wal";
@@ -54,7 +55,7 @@ impl DeltaTableHandle {
             return DeltaTableHandle::open_existing(root, name).await;
         }
         let kernel_schema: StructType = schema.as_ref().try_into_kernel()?;
-        let table = deltalake::DeltaTableBuilder::from_url(url)?
+        let table = builder(url)?
             .build()?
             .create()
             .with_table_name(name)
@@ -68,7 +69,7 @@ impl DeltaTableHandle {
     /// Opens a table that exists on disk, whatever its schema.
     pub async fn open_existing(root: &Path, name: &str) -> Result<DeltaTableHandle, StoreError> {
         let (_, url) = table_url(root, name)?;
-        let table = deltalake::open_table(url).await?;
+        let table = builder(url)?.load().await?;
         DeltaTableHandle::from_table(name, table).await
     }
 
@@ -85,6 +86,9 @@ impl DeltaTableHandle {
     }
 
     /// Appends `batches` and records `through_lsn` in the same commit, returning the new table.
+    ///
+    /// A failure after the commit itself (a checkpoint, say) still leaves the rows in the
+    /// table; the log decides, so that the caller never appends the same rows twice.
     pub async fn append(
         &self,
         batches: Vec<RecordBatch>,
@@ -93,13 +97,28 @@ impl DeltaTableHandle {
         let lsn = i64::try_from(through_lsn).map_err(|_| StoreError::LsnOverflow(through_lsn))?;
         let commit = CommitProperties::default()
             .with_application_transaction(Transaction::new(WAL_APP_ID, lsn));
-        let table = self
-            .table
-            .clone()
-            .write(batches)
-            .with_save_mode(SaveMode::Append)
-            .with_commit_properties(commit)
-            .await?;
+        let written = async {
+            let table = self
+                .table
+                .clone()
+                .write(batches)
+                .with_save_mode(SaveMode::Append)
+                .with_commit_properties(commit)
+                .await?;
+            let provider = table.table_provider().await?;
+            Ok::<_, StoreError>((table, provider))
+        }
+        .await;
+        let error = match written {
+            Ok(written) => return Ok(written),
+            Err(error) => error,
+        };
+        let mut table = self.table.clone();
+        table.update_state().await?;
+        if persisted_lsn(&table).await? < through_lsn {
+            return Err(error);
+        }
+        tracing::warn!(table = self.name, %error, "append committed, then failed");
         let provider = table.table_provider().await?;
         Ok((table, provider))
     }
@@ -126,6 +145,12 @@ impl DeltaTableHandle {
         let provider = table.table_provider().await?;
         Ok((table, provider, metrics.num_files_removed))
     }
+}
+
+/// Tables live on local disk, written through [`DurableLocalFiles`].
+fn builder(url: url::Url) -> Result<deltalake::DeltaTableBuilder, StoreError> {
+    Ok(deltalake::DeltaTableBuilder::from_url(url.clone())?
+        .with_storage_backend(Arc::new(DurableLocalFiles::new()), url))
 }
 
 async fn persisted_lsn(table: &DeltaTable) -> Result<Lsn, StoreError> {

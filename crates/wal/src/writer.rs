@@ -227,9 +227,7 @@ impl Writer {
         options: WalOptions,
     ) {
         if self.poisoned {
-            for pending in group {
-                let _ = pending.done.send(Err(WalError::Poisoned));
-            }
+            self.refuse(group);
             return;
         }
         frames.clear();
@@ -243,10 +241,7 @@ impl Writer {
         }
         if let Err(error) = self.write_durably(frames, lsn, options) {
             tracing::error!(%error, "wal write failed; refusing further appends");
-            self.poisoned = true;
-            for pending in group {
-                let _ = pending.done.send(Err(WalError::Poisoned));
-            }
+            self.refuse(group);
             return;
         }
         let mut durable = Vec::with_capacity((lsn - first_lsn) as usize);
@@ -259,28 +254,46 @@ impl Writer {
             }
             acknowledgements.push(pending.done);
         }
-        // The consumer sees the records before any client hears they are durable.
-        let _ = consumer.send(Durable { records: durable });
+        // The consumer sees the records before any client hears they are durable. A consumer
+        // that has stopped can no longer make them visible: the records stay on disk for the
+        // next start, and no client hears they were accepted.
+        if consumer.send(Durable { records: durable }).is_err() {
+            tracing::error!("wal consumer stopped; refusing further appends");
+            self.poisoned = true;
+            for done in acknowledgements {
+                let _ = done.send(Err(WalError::Poisoned));
+            }
+            return;
+        }
         self.durable_lsn.store(lsn - 1, Ordering::Release);
         for done in acknowledgements {
             let _ = done.send(Ok(()));
         }
     }
 
+    fn refuse<T>(&mut self, group: Vec<PendingAppend<T>>) {
+        self.poisoned = true;
+        for pending in group {
+            let _ = pending.done.send(Err(WalError::Poisoned));
+        }
+    }
+
+    /// Writes and fsyncs `frames`, first moving to a new segment if the current one is full
+    /// (so that a failure to roll never concerns records already durable).
     fn write_durably(
         &mut self,
         frames: &[u8],
         next_lsn: Lsn,
         options: WalOptions,
     ) -> Result<(), WalError> {
+        if self.file_bytes >= options.segment_bytes {
+            self.roll(self.next_lsn)?;
+        }
         let path = segment::segment_path(&self.directory, self.current_sequence());
         self.file.write_all(frames).map_err(WalError::io(&path))?;
         self.file.sync_data().map_err(WalError::io(&path))?;
         self.file_bytes += frames.len() as u64;
         self.next_lsn = next_lsn;
-        if self.file_bytes >= options.segment_bytes {
-            self.roll(next_lsn)?;
-        }
         Ok(())
     }
 
@@ -439,6 +452,29 @@ mod tests {
         append_texts(&wal, &["x"]).await;
         let batch = durable.recv().await.expect("durable batch");
         assert_eq!(batch.records[0].0, 42);
+    }
+
+    #[tokio::test]
+    async fn appends_are_refused_once_the_consumer_stops() {
+        let directory = tempfile::tempdir().expect("tempdir");
+        let (consumer, durable) = mpsc::unbounded_channel();
+        let (wal, _) =
+            Wal::open(directory.path(), WalOptions::default(), 0, consumer).expect("opens");
+        append_texts(&wal, &["seen"]).await;
+        drop(durable);
+        let refused = wal
+            .append(vec![(b"unseen".to_vec(), "unseen".to_string())])
+            .await;
+        assert!(matches!(refused, Err(WalError::Poisoned)), "{refused:?}");
+        assert_eq!(wal.durable_lsn(), 1);
+        drop(wal);
+        // The refused record is on disk all the same, for the next start to apply.
+        let lsns: Vec<Lsn> = segment::read_all(directory.path(), false)
+            .expect("reads")
+            .iter()
+            .map(|record| record.lsn)
+            .collect();
+        assert_eq!(lsns, vec![1, 2]);
     }
 
     #[tokio::test]

@@ -1,5 +1,6 @@
 pub mod bench;
 pub mod demo;
+pub mod profiles;
 pub mod serve;
 pub mod sources;
 pub mod sql;

@@ -1,7 +1,7 @@
 use clap::{Args, ValueEnum};
 use serde_json::{Value, json};
 use silta_server::Config;
-use silta_store::{Applier, EventStore, JsonAnswer, QueryLimits, StoreOptions};
+use silta_store::{JsonAnswer, QueryLimits};
 
 use crate::client::{self, Target};
 
@@ -46,9 +46,7 @@ pub async fn run(config: Config, args: SqlArgs) -> anyhow::Result<()> {
 
 /// Queries the tables plus whatever the WAL holds that is not committed yet (after a crash).
 async fn query_data_dir(config: &Config, args: &SqlArgs) -> anyhow::Result<JsonAnswer> {
-    let store = EventStore::open(&config.data.join("tables"), StoreOptions::default()).await?;
-    let mut applier = Applier::new(store.clone()).await?;
-    applier.recover(silta_wal::read_all(&config.data.join("wal"), false)?)?;
+    let (store, _identity, _) = silta_server::open_offline(config).await?;
     let limits = QueryLimits {
         max_rows: args.max_rows,
         ..QueryLimits::default()

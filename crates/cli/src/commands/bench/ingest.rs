@@ -1,25 +1,17 @@
-//! `silta bench ingest`: starts `silta serve` as a separate process on a fresh data directory,
-//! drives `/v1/batch` over loopback with durable acknowledgements, and prints throughput and
-//! acknowledgement latency next to the ceiling measured in the same run: how fast one core merely
-//! parses the same payload bytes with serde_json.
+//! `silta bench ingest`: drives `/v1/batch` of a separate `silta serve` process over loopback
+//! with durable acknowledgements, and prints throughput and acknowledgement latency next to the
+//! ceiling measured in the same run: how fast one core merely parses the same payload bytes with
+//! serde_json.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use clap::{Args, Subcommand};
+use clap::Args;
 use hdrhistogram::Histogram;
-use silta_model::Channel;
-use silta_server::Config;
-use silta_state::{Role, StateStore};
-use tokio::io::AsyncBufReadExt;
 
-#[derive(Subcommand)]
-pub enum BenchCommand {
-    /// Ingestion throughput and acknowledgement latency over loopback HTTP.
-    Ingest(IngestArgs),
-}
+use super::{Phase, Server, paced, start_server};
 
 #[derive(Args)]
 pub struct IngestArgs {
@@ -35,11 +27,6 @@ pub struct IngestArgs {
     /// Length of the run paced at half the measured batch rate.
     #[arg(long, default_value_t = 10)]
     pub paced_seconds: u64,
-}
-
-pub async fn run(_config: Config, command: BenchCommand) -> anyhow::Result<()> {
-    let BenchCommand::Ingest(args) = command;
-    ingest(args).await
 }
 
 /// One realistic track call as analytics-python sends it (about 900 bytes), split around the
@@ -60,75 +47,6 @@ fn batch_body(first_event: u64, events: u64) -> Vec<u8> {
     }
     body.extend_from_slice(br#"],"sentAt":"2026-11-22T10:00:00.000000+00:00"}"#);
     body
-}
-
-struct Server {
-    child: tokio::process::Child,
-    base_url: String,
-    write_key: String,
-    read_token: String,
-    _data: tempfile::TempDir,
-}
-
-async fn start_server() -> anyhow::Result<Server> {
-    let data = tempfile::Builder::new().prefix("silta-bench-").tempdir()?;
-    let (write_key, read_token) = {
-        let state = StateStore::open(&data.path().join("state.redb"))?;
-        let source = state.add_source("bench", Channel::Server)?;
-        let token = state.add_token(Role::Analyst, "bench")?;
-        (source.secret, token.secret)
-    };
-    let mut child = tokio::process::Command::new(std::env::current_exe()?)
-        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
-        .arg(data.path())
-        .env("SILTA_RATE_LIMIT_EVENTS_PER_SECOND", "0")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()?;
-    let stdout = child.stdout.take().context("server stdout")?;
-    let mut lines = tokio::io::BufReader::new(stdout).lines();
-    let base_url = loop {
-        let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
-            .await
-            .context("server did not start within 60 s")??
-            .context("server exited before listening")?;
-        if let Some(url) = line.strip_prefix("listening on ") {
-            break url.to_string();
-        }
-    };
-    Ok(Server {
-        child,
-        base_url,
-        write_key,
-        read_token,
-        _data: data,
-    })
-}
-
-struct Phase {
-    label: String,
-    events: u64,
-    elapsed: Duration,
-    latency_micros: Histogram<u64>,
-}
-
-impl Phase {
-    fn events_per_second(&self) -> f64 {
-        self.events as f64 / self.elapsed.as_secs_f64()
-    }
-
-    fn print(&self) {
-        println!(
-            "{:<34} {:>10} {:>9.2} {:>12.0} {:>9.2} {:>9.2}",
-            self.label,
-            self.events,
-            self.elapsed.as_secs_f64(),
-            self.events_per_second(),
-            self.latency_micros.value_at_quantile(0.5) as f64 / 1000.0,
-            self.latency_micros.value_at_quantile(0.99) as f64 / 1000.0,
-        );
-    }
 }
 
 struct Load {
@@ -192,40 +110,6 @@ async fn full_speed(
     })
 }
 
-/// Sends requests on a fixed schedule; latency counts from the scheduled time, so a stalled
-/// server cannot hide its queueing (no coordinated omission).
-async fn paced(
-    load: &Arc<Load>,
-    label: &str,
-    events_per_second: f64,
-    seconds: u64,
-    batch_size: u64,
-) -> anyhow::Result<Phase> {
-    let requests = ((events_per_second * seconds as f64) / batch_size as f64).max(1.0) as u64;
-    let interval = Duration::from_secs_f64(seconds as f64 / requests as f64);
-    let started = Instant::now();
-    let mut in_flight = Vec::with_capacity(requests as usize);
-    for request in 0..requests {
-        let scheduled = started + interval * request as u32;
-        tokio::time::sleep_until(scheduled.into()).await;
-        let load = load.clone();
-        in_flight.push(tokio::spawn(async move {
-            load.send(batch_size).await?;
-            anyhow::Ok(scheduled.elapsed().as_micros() as u64)
-        }));
-    }
-    let mut latency_micros = Histogram::<u64>::new(3)?;
-    for request in in_flight {
-        latency_micros.record(request.await??)?;
-    }
-    Ok(Phase {
-        label: label.to_string(),
-        events: requests * batch_size,
-        elapsed: started.elapsed(),
-        latency_micros,
-    })
-}
-
 /// Events per second one core parses out of the same batch bodies with serde_json.
 fn serde_json_ceiling(batch_size: u64) -> anyhow::Result<f64> {
     let bodies: Vec<Vec<u8>> = (0..64)
@@ -258,8 +142,8 @@ async fn count_events(server: &Server, client: &reqwest::Client) -> anyhow::Resu
         .context("count missing from query answer")
 }
 
-async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
-    let mut server = start_server().await?;
+pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
+    let server = start_server().await?;
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(args.connections as usize)
         .build()?;
@@ -298,12 +182,16 @@ async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
     .await?;
     single.print();
     let half_rate = batched.events_per_second() / 2.0;
+    let paced_load = load.clone();
     let paced_run = paced(
-        &load,
         &format!("batch 100, paced at {half_rate:.0}/s"),
-        half_rate,
+        half_rate / 100.0,
         args.paced_seconds,
         100,
+        move || {
+            let load = paced_load.clone();
+            async move { load.send(100).await }
+        },
     )
     .await?;
     paced_run.print();
@@ -316,8 +204,7 @@ async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let stored = count_events(&server, &client).await?;
     println!("check: {stored} events queryable of {sent} acknowledged");
-    server.child.start_kill()?;
-    server.child.wait().await?;
+    server.stop().await?;
     anyhow::ensure!(
         stored == sent,
         "{} acknowledged events are missing",

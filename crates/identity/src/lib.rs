@@ -1,0 +1,18 @@
+//! Identity resolution: typed identifiers from every event, linked into one profile per person
+//! within per-type limits, with traits and computed traits; served to lookups and SQL.
+
+mod declared;
+mod extract;
+mod graph;
+mod identifier;
+mod profile;
+mod service;
+mod tables;
+
+pub use declared::{Aggregate, DeclaredTrait};
+pub use extract::identifier_keys;
+pub use graph::{IdentityGraph, LookupError, Merge, Profile, Refusal};
+pub use identifier::{BUILT_IN_TYPES, ConfigError, IdentityConfig};
+pub use profile::{ComputedTraits, PageVisit, Touch, TraitValue, Traits};
+pub use service::{Identity, RebuildReport};
+pub use tables::{GraphTable, SqlTables};

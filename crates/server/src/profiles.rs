@@ -1,0 +1,224 @@
+//! Customer profiles: `GET /v1/profiles/{type}/{value}`, its event timeline and merge history.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use datafusion::prelude::{Expr, col, lit};
+use serde::{Deserialize, Serialize};
+use silta_identity::{ComputedTraits, IdentityGraph, LookupError, Merge, Profile, TraitValue};
+use silta_state::Role;
+use silta_store::JsonAnswer;
+use std::collections::BTreeMap;
+
+use crate::{ApiError, AppState, auth, query};
+
+#[derive(Debug, Serialize)]
+pub struct ProfileView {
+    pub profile_id: String,
+    pub identifiers: Vec<IdentifierView>,
+    pub traits: BTreeMap<String, TraitValue>,
+    /// Built-in computed traits, with the ones declared in configuration beside them.
+    pub computed: ComputedView,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ComputedView {
+    #[serde(flatten)]
+    pub built_in: ComputedTraits,
+    pub average_revenue: Option<f64>,
+    #[serde(flatten)]
+    pub declared: serde_json::Map<String, serde_json::Value>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct IdentifierView {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub value: String,
+}
+
+impl ProfileView {
+    pub fn of(graph: &IdentityGraph, profile: &Profile) -> ProfileView {
+        ProfileView {
+            profile_id: profile.id.clone(),
+            identifiers: graph
+                .identifiers_of(profile)
+                .into_iter()
+                .map(|(kind, value)| IdentifierView { kind, value })
+                .collect(),
+            traits: profile.traits.0.clone(),
+            computed: ComputedView {
+                built_in: profile.computed.clone(),
+                average_revenue: profile.computed.average_revenue(),
+                declared: graph.declared_traits_of(profile).into_iter().collect(),
+            },
+        }
+    }
+}
+
+fn not_found(what: String) -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "profile_not_found", what)
+}
+
+impl From<LookupError> for ApiError {
+    fn from(error: LookupError) -> ApiError {
+        let code = match error {
+            LookupError::UnknownType(_) => "unknown_identifier_type",
+            LookupError::Malformed(_) => "malformed_identifier",
+        };
+        ApiError::new(StatusCode::BAD_REQUEST, code, error.to_string())
+    }
+}
+
+/// Looks a profile up and turns it into `T` while the graph is read-locked.
+fn with_profile<T>(
+    state: &AppState,
+    kind: &str,
+    value: &str,
+    view: impl FnOnce(&IdentityGraph, &Profile) -> T,
+) -> Result<T, ApiError> {
+    let graph = state.identity.read();
+    let profile = graph
+        .lookup(kind, value)?
+        .ok_or_else(|| not_found(format!("no profile has {kind} `{value}`")))?;
+    Ok(view(&graph, profile))
+}
+
+/// `GET /v1/profiles/{type}/{value}`
+pub async fn get_profile(
+    State(state): State<AppState>,
+    Path((kind, value)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Json<ProfileView>, ApiError> {
+    auth::require(&state, &headers, Role::can_read_profiles)?;
+    query::read_your_writes(&state).await;
+    with_profile(&state, &kind, &value, ProfileView::of).map(Json)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Page {
+    #[serde(default = "default_page_size")]
+    pub limit: usize,
+    #[serde(default)]
+    pub offset: usize,
+}
+
+fn default_page_size() -> usize {
+    100
+}
+
+const MAX_PAGE_SIZE: usize = 1_000;
+const MAX_OFFSET: usize = 1_000_000;
+
+#[derive(Debug, Serialize)]
+pub struct Timeline {
+    pub profile_id: String,
+    pub limit: usize,
+    pub offset: usize,
+    pub events: Vec<serde_json::Value>,
+}
+
+const TIMELINE_COLUMNS: [&str; 14] = [
+    "message_id",
+    "type",
+    "event",
+    "name",
+    "user_id",
+    "anonymous_id",
+    "timestamp",
+    "source",
+    "channel",
+    "page_path",
+    "utm_campaign",
+    "revenue",
+    "currency",
+    "properties",
+];
+
+/// `GET /v1/profiles/{type}/{value}/events?limit=&offset=`: newest first, across every
+/// identity merged into the profile.
+pub async fn get_timeline(
+    State(state): State<AppState>,
+    Path((kind, value)): Path<(String, String)>,
+    Query(page): Query<Page>,
+    headers: HeaderMap,
+) -> Result<Json<Timeline>, ApiError> {
+    auth::require(&state, &headers, Role::can_read_profiles)?;
+    if page.limit == 0 || page.limit > MAX_PAGE_SIZE || page.offset > MAX_OFFSET {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_page",
+            format!("limit must be 1..={MAX_PAGE_SIZE} and offset at most {MAX_OFFSET}"),
+        ));
+    }
+    query::read_your_writes(&state).await;
+    let (profile_id, identifiers) = with_profile(&state, &kind, &value, |graph, profile| {
+        (profile.id.clone(), graph.identifiers_of(profile))
+    })?;
+    let matches_column = |column: &str, kind: &str| -> Option<Expr> {
+        let values: Vec<Expr> = identifiers
+            .iter()
+            .filter(|(identifier_kind, _)| identifier_kind == kind)
+            .map(|(_, value)| lit(value.clone()))
+            .collect();
+        (!values.is_empty()).then(|| col(column).in_list(values, false))
+    };
+    let Some(filter) = [
+        matches_column("user_id", "user_id"),
+        matches_column("anonymous_id", "anonymous_id"),
+    ]
+    .into_iter()
+    .flatten()
+    .reduce(Expr::or) else {
+        // A profile known only by, say, an e-mail from a CRM import has no events of its own.
+        return Ok(Json(Timeline {
+            profile_id,
+            limit: page.limit,
+            offset: page.offset,
+            events: Vec::new(),
+        }));
+    };
+    let (batches, _) = state
+        .store
+        .query_frame(&state.query_limits, |context| async move {
+            context
+                .table("events")
+                .await?
+                .filter(filter)?
+                .select_columns(&TIMELINE_COLUMNS)?
+                .sort(vec![col("timestamp").sort(false, false)])?
+                .limit(page.offset, Some(page.limit))
+        })
+        .await?;
+    let answer = JsonAnswer::from_batches(&batches, false)?;
+    Ok(Json(Timeline {
+        profile_id,
+        limit: page.limit,
+        offset: page.offset,
+        events: answer.rows,
+    }))
+}
+
+#[derive(Debug, Serialize)]
+pub struct MergeHistory {
+    /// The profile asked for, or the one it was merged into.
+    pub profile_id: String,
+    pub merges: Vec<Merge>,
+}
+
+/// `GET /v1/profiles/{id}/merges`: a merged-away id answers with its surviving profile.
+pub async fn get_merges(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<MergeHistory>, ApiError> {
+    auth::require(&state, &headers, Role::can_read_profiles)?;
+    let graph = state.identity.read();
+    let profile = graph
+        .profile(&id)
+        .ok_or_else(|| not_found(format!("no profile `{id}`")))?;
+    Ok(Json(MergeHistory {
+        profile_id: profile.id.clone(),
+        merges: graph.merges_of(profile).into_iter().cloned().collect(),
+    }))
+}
