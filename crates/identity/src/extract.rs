@@ -1,5 +1,6 @@
 //! What one event says about who sent it: its identifiers, traits and device.
 
+use serde::Deserialize;
 use serde_json::{Map, Value};
 use silta_model::{Event, EventType};
 
@@ -15,8 +16,18 @@ pub struct Extracted {
     pub device_type: Option<String>,
 }
 
+/// The parts of `context` that say who sent an event; everything else is skipped unread.
+#[derive(Default, Deserialize)]
+struct WhoContext {
+    #[serde(default)]
+    traits: Option<Value>,
+    #[serde(default)]
+    device: Option<Value>,
+    #[serde(default, rename = "externalIds")]
+    external_ids: Option<Value>,
+}
+
 fn parse_object(text: &str) -> Map<String, Value> {
-    // Stored events were validated at collection; anything else has nothing to offer.
     serde_json::from_str(text).unwrap_or_default()
 }
 
@@ -31,9 +42,10 @@ fn text_of(value: Option<&Value>) -> Option<String> {
 impl Extracted {
     pub fn from_event(event: &Event, config: &IdentityConfig) -> Extracted {
         let mut extracted = Extracted::default();
-        let context = parse_object(&event.context);
-        if let Some(Value::Object(traits)) = context.get("traits") {
-            extracted.traits.extend(traits.clone());
+        // Stored events were validated at collection; anything else has nothing to offer.
+        let context: WhoContext = serde_json::from_str(&event.context).unwrap_or_default();
+        if let Some(Value::Object(traits)) = context.traits {
+            extracted.traits.extend(traits);
         }
         if event.event_type == EventType::Identify {
             extracted.traits.extend(parse_object(&event.traits));
@@ -48,7 +60,7 @@ impl Extracted {
             // Segment's previousId is the earlier anonymousId (or userId); it links to userId.
             extracted.add(config, "anonymous_id", previous_id);
         }
-        let device = context.get("device").and_then(Value::as_object);
+        let device = context.device.as_ref().and_then(Value::as_object);
         if let Some(device) = device {
             if let Some(id) = text_of(device.get("id")) {
                 extracted.add(config, "device_id", &id);
@@ -58,7 +70,7 @@ impl Extracted {
             }
             extracted.device_type = text_of(device.get("type")).map(|kind| kind.to_lowercase());
         }
-        if let Some(Value::Array(external_ids)) = context.get("externalIds") {
+        if let Some(Value::Array(external_ids)) = &context.external_ids {
             for external in external_ids.iter().filter_map(Value::as_object) {
                 let kind = text_of(external.get("type")).map(|kind| kind.to_lowercase());
                 match (kind, text_of(external.get("id"))) {

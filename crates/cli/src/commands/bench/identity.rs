@@ -94,7 +94,7 @@ pub async fn run(args: IdentityArgs) -> anyhow::Result<()> {
         duckdb_rate
     );
     println!(
-        "silta = {:.1}x duckdb; silta also applied traits and computed traits, made {} merges and refused {} edges over limits (duckdb has no limits, hence fewer components); reading the events table took another {:.2} s",
+        "silta = {:.1}x duckdb; silta also applied traits and computed traits, made {} merges and recorded {} refusals (unusable identifiers, edges over limits; duckdb applies no limits); reading the events table took another {:.2} s",
         silta_rate / duckdb_rate,
         report.merges,
         refusals,
