@@ -5,7 +5,9 @@ use std::fmt;
 use std::sync::{Mutex, RwLock, RwLockReadGuard};
 use std::time::{Duration, Instant};
 
-use arrow::array::RecordBatch;
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::datatypes::{Int64Type, TimestampMicrosecondType};
+use chrono::{DateTime, SecondsFormat, Utc};
 use datafusion::error::DataFusionError;
 use silta_model::Event;
 use silta_store::{AppliedEvents, EventStore, StoreError, events_from_batch};
@@ -14,8 +16,66 @@ use crate::graph::IdentityGraph;
 use crate::identifier::{ConfigError, IdentityConfig};
 use crate::tables::GraphTable;
 
-/// Columns the graph reads from `events`, in the order the table was filled.
-const REBUILD_QUERY: &str = "SELECT * FROM events ORDER BY received_at, message_id";
+/// The columns the graph reads (the others are NULL, so that sorting moves as few bytes as it
+/// can), for the events received in one slice of time, in the order they were received.
+const REBUILD_COLUMNS: &str = "SELECT message_id, type, event, name, user_id, anonymous_id, \
+     previous_id, source, channel, page_path, utm_source, utm_medium, utm_campaign, revenue, \
+     properties, context, timestamp, original_timestamp, sent_at, received_at, \
+     CASE WHEN type = 'identify' THEN traits ELSE '{}' END AS traits, \
+     CAST(NULL AS VARCHAR) AS group_id, CAST(NULL AS VARCHAR) AS page_url, \
+     CAST(NULL AS VARCHAR) AS page_referrer, CAST(NULL AS VARCHAR) AS page_title, \
+     CAST(NULL AS VARCHAR) AS utm_term, CAST(NULL AS VARCHAR) AS utm_content, \
+     CAST(NULL AS VARCHAR) AS ip, CAST(NULL AS VARCHAR) AS user_agent, \
+     CAST(NULL AS VARCHAR) AS currency, CAST(NULL AS VARCHAR) AS integrations \
+     FROM events";
+
+/// Events sorted at once, about: the table is read in slices of arrival time so that no sort
+/// has to hold (or spill) the whole table.
+const EVENTS_PER_SLICE: u64 = 500_000;
+
+/// The arrival-time slices `[from, until)` (microseconds) that cover the table.
+async fn arrival_slices(store: &EventStore) -> Result<Vec<(i64, i64)>, StoreError> {
+    let mut range = None;
+    store
+        .for_each_batch(
+            "SELECT min(received_at) AS first, max(received_at) AS last, count(*) AS events FROM events",
+            |batch| {
+                let first = batch.column(0).as_primitive_opt::<TimestampMicrosecondType>();
+                let last = batch.column(1).as_primitive_opt::<TimestampMicrosecondType>();
+                let events = batch.column(2).as_primitive_opt::<Int64Type>();
+                if let (Some(first), Some(last), Some(events)) = (first, last, events)
+                    && batch.num_rows() == 1
+                    && !first.is_null(0)
+                {
+                    range = Some((first.value(0), last.value(0), events.value(0) as u64));
+                }
+                Ok(())
+            },
+        )
+        .await?;
+    let Some((first, last, events)) = range else {
+        return Ok(Vec::new());
+    };
+    let slices = events.div_ceil(EVENTS_PER_SLICE).max(1) as i64;
+    let width = ((last - first) / slices).max(1);
+    Ok((0..slices)
+        .map(|slice| {
+            let from = first + slice * width;
+            let until = if slice == slices - 1 {
+                last + 1
+            } else {
+                from + width
+            };
+            (from, until)
+        })
+        .collect())
+}
+
+fn rfc3339(micros: i64) -> String {
+    DateTime::<Utc>::from_timestamp_micros(micros)
+        .unwrap_or_default()
+        .to_rfc3339_opts(SecondsFormat::Micros, true)
+}
 
 pub struct Identity {
     graph: RwLock<IdentityGraph>,
@@ -70,18 +130,26 @@ impl Identity {
             IdentityGraph::new(config).map_err(|error| StoreError::Path(error.to_string()))?;
         let mut events = 0u64;
         let mut resolving = Duration::ZERO;
-        store
-            .for_each_batch(REBUILD_QUERY, |batch| {
-                let decoded = events_from_batch(&batch)?;
-                let resolve_started = Instant::now();
-                for event in &decoded {
-                    graph.observe(event);
-                }
-                resolving += resolve_started.elapsed();
-                events += decoded.len() as u64;
-                Ok(())
-            })
-            .await?;
+        for (from, until) in arrival_slices(store).await? {
+            let query = format!(
+                "{REBUILD_COLUMNS} WHERE received_at >= '{}' AND received_at < '{}' \
+                 ORDER BY received_at, message_id",
+                rfc3339(from),
+                rfc3339(until)
+            );
+            store
+                .for_each_batch(&query, |batch| {
+                    let decoded = events_from_batch(&batch)?;
+                    let resolve_started = Instant::now();
+                    for event in &decoded {
+                        graph.observe(event);
+                    }
+                    resolving += resolve_started.elapsed();
+                    events += decoded.len() as u64;
+                    Ok(())
+                })
+                .await?;
+        }
         let report = RebuildReport {
             events,
             identifiers: graph.identifier_count(),

@@ -12,6 +12,7 @@ import time
 import duckdb
 
 connection = duckdb.connect()
+connection.execute("SET enable_progress_bar = false")
 connection.execute("CREATE TABLE edges AS SELECT a, b FROM read_parquet(?)", [sys.argv[1]])
 started = time.perf_counter()
 # Number the identifiers, then propagate the smallest number along the edges until nothing changes.

@@ -187,5 +187,10 @@ fn duckdb_components(edges: &Path) -> anyhow::Result<DuckDbAnswer> {
         "the DuckDB peer failed (pip install duckdb): {}",
         String::from_utf8_lossy(&output.stderr)
     );
-    Ok(serde_json::from_slice(&output.stdout)?)
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let answer = stdout
+        .lines()
+        .last()
+        .context("the DuckDB peer printed nothing")?;
+    Ok(serde_json::from_str(answer)?)
 }
