@@ -353,6 +353,14 @@ fn open_segment(directory: &Path, sequence: u64) -> Result<File, WalError> {
 mod tests {
     use super::*;
 
+    fn lsns_on_disk(directory: &std::path::Path) -> Vec<Lsn> {
+        segment::read_all(directory, false)
+            .expect("reads")
+            .iter()
+            .map(|record| record.lsn)
+            .collect()
+    }
+
     async fn append_texts(wal: &Wal<String>, texts: &[&str]) {
         let records = texts
             .iter()
@@ -411,11 +419,7 @@ mod tests {
         wal.release_through(1).await;
         append_texts(&wal, &["three"]).await;
         drop(wal);
-        let remaining: Vec<Lsn> = segment::read_all(directory.path(), false)
-            .expect("reads")
-            .iter()
-            .map(|record| record.lsn)
-            .collect();
+        let remaining = lsns_on_disk(directory.path());
         assert_eq!(remaining, vec![2, 3]);
 
         // Simulate a crash in the middle of an append to the segment after the last record.
@@ -435,11 +439,7 @@ mod tests {
         assert_eq!(recovered.last().map(|record| record.lsn), Some(3));
         append_texts(&wal, &["four"]).await;
         drop(wal);
-        let lsns: Vec<Lsn> = segment::read_all(directory.path(), false)
-            .expect("reads")
-            .iter()
-            .map(|record| record.lsn)
-            .collect();
+        let lsns = lsns_on_disk(directory.path());
         assert_eq!(lsns, vec![2, 3, 4]);
     }
 
@@ -469,11 +469,7 @@ mod tests {
         assert_eq!(wal.durable_lsn(), 1);
         drop(wal);
         // The refused record is on disk all the same, for the next start to apply.
-        let lsns: Vec<Lsn> = segment::read_all(directory.path(), false)
-            .expect("reads")
-            .iter()
-            .map(|record| record.lsn)
-            .collect();
+        let lsns = lsns_on_disk(directory.path());
         assert_eq!(lsns, vec![1, 2]);
     }
 
