@@ -11,7 +11,7 @@ use silta_store::{EventStore, QueryLimits};
 use tower_http::cors::CorsLayer;
 
 use crate::rate_limit::RateLimiter;
-use crate::{Ingestor, admin, demo, ingest, profiles, query};
+use crate::{Config, Ingestor, admin, demo, ingest, profiles, query};
 
 /// Everything a request handler needs. Cheap to clone.
 #[derive(Clone)]
@@ -23,6 +23,8 @@ pub struct AppState {
     pub query_limits: QueryLimits,
     pub data_dir: std::path::PathBuf,
     pub identity: Arc<Identity>,
+    /// Where browsers reach Silta (`https://cdp.example.com`), for analytics.js settings.
+    pub public_url: Option<String>,
 }
 
 impl AppState {
@@ -30,19 +32,19 @@ impl AppState {
         credentials: Arc<StateStore>,
         store: Arc<EventStore>,
         ingestor: Ingestor,
-        rate_limit_events_per_second: u64,
         query_limits: QueryLimits,
-        data_dir: std::path::PathBuf,
         identity: Arc<Identity>,
+        config: &Config,
     ) -> AppState {
         AppState {
             credentials,
             store,
             ingestor,
-            rate_limiter: Arc::new(RateLimiter::new(rate_limit_events_per_second)),
+            rate_limiter: Arc::new(RateLimiter::new(config.rate_limit_events_per_second)),
             query_limits,
-            data_dir,
+            data_dir: config.data.clone(),
             identity,
+            public_url: config.public_url.clone(),
         }
     }
 }

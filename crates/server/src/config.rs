@@ -26,6 +26,9 @@ pub struct Config {
     pub query_max_rows: usize,
     /// Identity resolution: identifier traits, limits per identifier type, phone region.
     pub identity: IdentityConfig,
+    /// Where browsers reach Silta, e.g. `https://cdp.example.com` behind a TLS proxy; the
+    /// analytics.js settings send events there. Without it: the request's host, over http.
+    pub public_url: Option<String>,
 }
 
 impl Default for Config {
@@ -44,6 +47,7 @@ impl Default for Config {
             query_memory_mb: 2_048,
             query_max_rows: 10_000,
             identity: IdentityConfig::default(),
+            public_url: None,
         }
     }
 }

@@ -223,13 +223,23 @@ pub async fn settings(
     headers: HeaderMap,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     resolve_source(&state, Some(write_key.clone()))?;
-    let host = header_text(&headers, header::HOST.as_str()).unwrap_or("localhost");
+    let (protocol, host) = match state
+        .public_url
+        .as_deref()
+        .and_then(|url| url.split_once("://"))
+    {
+        Some((protocol, host)) => (protocol, host.trim_end_matches('/')),
+        None => (
+            "http",
+            header_text(&headers, header::HOST.as_str()).unwrap_or("localhost"),
+        ),
+    };
     Ok(Json(json!({
         "integrations": {
             "Segment.io": {
                 "apiKey": write_key,
                 "apiHost": format!("{host}/v1"),
-                "protocol": "http",
+                "protocol": protocol,
                 "unbundledIntegrations": [],
                 "addBundledMetadata": true,
             }

@@ -171,10 +171,9 @@ impl Silta {
             credentials,
             store,
             ingestor,
-            config.rate_limit_events_per_second,
             query_limits,
-            config.data.clone(),
             identity,
+            &config,
         );
         Ok(Silta {
             state,

@@ -396,6 +396,22 @@ async fn analytics_js_can_load_its_settings_and_call_from_a_browser() {
         settings["integrations"]["Segment.io"]["apiHost"],
         "cdp.example:8080/v1"
     );
+    assert_eq!(settings["integrations"]["Segment.io"]["protocol"], "http");
+    let proxied = TestSilta::start_with(tempfile::tempdir().expect("tempdir"), |config| {
+        config.public_url = Some("https://cdp.example.com/".to_string());
+    })
+    .await;
+    let request = Request::get(format!("/v1/projects/{}/settings", proxied.write_key))
+        .body(Body::empty())
+        .expect("request");
+    let (_, _, settings) = proxied.send(request).await;
+    assert_eq!(
+        (
+            &settings["integrations"]["Segment.io"]["apiHost"],
+            &settings["integrations"]["Segment.io"]["protocol"]
+        ),
+        (&json!("cdp.example.com/v1"), &json!("https"))
+    );
     let unknown = Request::get("/v1/projects/nope/settings")
         .body(Body::empty())
         .expect("request");
