@@ -10,24 +10,50 @@ use arrow::datatypes::{Int64Type, TimestampMicrosecondType};
 use chrono::{DateTime, SecondsFormat, Utc};
 use datafusion::error::DataFusionError;
 use silta_model::Event;
-use silta_store::{AppliedEvents, EventStore, StoreError, events_from_batch};
+use silta_store::{AppliedEvents, EventStore, StoreError, TEXT_COLUMNS, events_from_batch};
 
 use crate::graph::IdentityGraph;
 use crate::identifier::{ConfigError, IdentityConfig};
 use crate::tables::GraphTable;
 
-/// The columns the graph reads (the others are NULL, so that sorting moves as few bytes as it
-/// can), for the events received in one slice of time, in the order they were received.
-const REBUILD_COLUMNS: &str = "SELECT message_id, type, event, name, user_id, anonymous_id, \
-     previous_id, source, channel, page_path, utm_source, utm_medium, utm_campaign, revenue, \
-     properties, context, timestamp, original_timestamp, sent_at, received_at, \
-     CASE WHEN type = 'identify' THEN traits ELSE '{}' END AS traits, \
-     CAST(NULL AS VARCHAR) AS group_id, CAST(NULL AS VARCHAR) AS page_url, \
-     CAST(NULL AS VARCHAR) AS page_referrer, CAST(NULL AS VARCHAR) AS page_title, \
-     CAST(NULL AS VARCHAR) AS utm_term, CAST(NULL AS VARCHAR) AS utm_content, \
-     CAST(NULL AS VARCHAR) AS ip, CAST(NULL AS VARCHAR) AS user_agent, \
-     CAST(NULL AS VARCHAR) AS currency, CAST(NULL AS VARCHAR) AS integrations \
-     FROM events";
+/// The text columns the graph reads; the others are read as NULL, so that sorting moves as few
+/// bytes as it can.
+const TEXT_COLUMNS_USED: [&str; 15] = [
+    "message_id",
+    "type",
+    "event",
+    "name",
+    "user_id",
+    "anonymous_id",
+    "previous_id",
+    "source",
+    "channel",
+    "page_path",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "properties",
+    "context",
+];
+
+/// `SELECT` of every column [`events_from_batch`] needs, the unused ones as NULL (and traits
+/// only where an identify call sent them).
+fn rebuild_columns() -> String {
+    let texts: Vec<String> = TEXT_COLUMNS
+        .iter()
+        .map(|&column| match column {
+            "traits" => {
+                "CASE WHEN type = 'identify' THEN traits ELSE '{}' END AS traits".to_string()
+            }
+            used if TEXT_COLUMNS_USED.contains(&used) => used.to_string(),
+            unused => format!("CAST(NULL AS VARCHAR) AS {unused}"),
+        })
+        .collect();
+    format!(
+        "SELECT {}, revenue, timestamp, original_timestamp, sent_at, received_at FROM events",
+        texts.join(", ")
+    )
+}
 
 /// Events sorted at once, about: the table is read in slices of arrival time so that no sort
 /// has to hold (or spill) the whole table.
@@ -132,8 +158,9 @@ impl Identity {
         let mut resolving = Duration::ZERO;
         for (from, until) in arrival_slices(store).await? {
             let query = format!(
-                "{REBUILD_COLUMNS} WHERE received_at >= '{}' AND received_at < '{}' \
+                "{} WHERE received_at >= '{}' AND received_at < '{}' \
                  ORDER BY received_at, message_id",
+                rebuild_columns(),
                 rfc3339(from),
                 rfc3339(until)
             );
@@ -188,6 +215,9 @@ impl Identity {
 
 impl AppliedEvents for Identity {
     fn applied(&self, events: &[&Event]) {
+        // The order a rebuild reads the table in, so that a restart gives the same profiles.
+        let mut events = events.to_vec();
+        events.sort_by(|a, b| (a.received_at, &a.message_id).cmp(&(b.received_at, &b.message_id)));
         let mut graph = self
             .graph
             .write()

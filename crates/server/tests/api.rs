@@ -613,4 +613,12 @@ async fn profiles_link_anonymous_visits_to_the_user_and_queries_count_people() {
         assert_eq!(status, expected, "{path}: {error}");
         assert!(error["error"]["message"].is_string(), "{path}: {error}");
     }
+
+    // A restart rebuilds the graph from the events table: the same profiles, with the same ids.
+    let (data, write_key) = silta.stop().await;
+    let restarted = TestSilta::reopen(data, write_key).await;
+    let rebuilt = restarted
+        .sql("SELECT profile_id, order_count, total_revenue FROM profiles WHERE user_id = 'u-1'")
+        .await;
+    assert_eq!(rebuilt, profiles);
 }

@@ -17,6 +17,6 @@ mod table;
 pub use apply::{AppliedEvents, Applier};
 pub use error::StoreError;
 pub use query::{JsonAnswer, QueryExtension, QueryLimits, batches_to_json_rows};
-pub use rows::events_from_batch;
+pub use rows::{TEXT_COLUMNS, events_from_batch};
 pub use schema::{EVENTS_SCHEMA, QUARANTINE_SCHEMA};
 pub use store::{EventStore, FlushOutcome, StoreOptions, StoreStats};

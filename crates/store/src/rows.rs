@@ -201,7 +201,7 @@ pub fn events_from_batch(batch: &RecordBatch) -> Result<Vec<Event>, StoreError> 
 }
 
 /// The text columns [`events_from_batch`] reads, in the order it indexes them.
-const TEXT_COLUMNS: [&str; 26] = [
+pub const TEXT_COLUMNS: [&str; 26] = [
     "message_id",
     "type",
     "event",
