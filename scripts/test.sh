@@ -9,6 +9,8 @@ cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/silta-target}"
 export CARGO_TERM_COLOR=never
 
+# openssl makes the certificates of the HTTPS tests.
+command -v openssl >/dev/null || { apt-get update -qq && apt-get install -y -qq openssl; }
 python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore -r tests/python/requirements.txt
 (cd tests/node && npm install --no-audit --no-fund --loglevel=error)
 

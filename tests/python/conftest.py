@@ -24,10 +24,10 @@ class Silta:
         )
         return done.stdout.strip()
 
-    def start(self):
+    def start(self, *args, stderr=subprocess.DEVNULL):
         self.process = subprocess.Popen(
-            [SILTA, "--data", str(self.data_dir), "serve", "--listen", "127.0.0.1:0"],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=self.env,
+            [SILTA, "--data", str(self.data_dir), "serve", "--listen", "127.0.0.1:0", *args],
+            stdout=subprocess.PIPE, stderr=stderr, text=True, env=self.env,
         )
         first_line = self.process.stdout.readline().strip()
         assert first_line.startswith("listening on "), first_line
@@ -57,7 +57,7 @@ class Silta:
 def silta(tmp_path_factory):
     server = Silta(tmp_path_factory.mktemp("silta-data"))
     server.write_key = server.cli("sources", "add", "--name", "Python backend", "--channel", "server")
-    server.token = server.cli("tokens", "add", "--role", "analyst")
+    server.token = server.cli("tokens", "add", "--role", "marketer")
     server.start()
     yield server
     if server.process.poll() is None:

@@ -32,6 +32,8 @@ pub struct ServerClient {
 #[derive(serde::Deserialize)]
 struct ServerInfo {
     address: String,
+    /// Set when the server serves HTTPS: its certificate, the only one the CLI trusts.
+    tls_cert: Option<std::path::PathBuf>,
 }
 
 impl ServerClient {
@@ -46,27 +48,45 @@ impl ServerClient {
             })?)?;
         let token = std::fs::read_to_string(local_admin_token_path(data))
             .context("the running server's cli token is not readable")?;
+        let (scheme, http) = match &info.tls_cert {
+            None => ("http", reqwest::Client::new()),
+            Some(cert) => {
+                silta_server::install_tls_provider();
+                let pem = std::fs::read(cert)
+                    .with_context(|| format!("cannot read {}", cert.display()))?;
+                let mut builder = reqwest::Client::builder();
+                for certificate in reqwest::Certificate::from_pem_bundle(&pem)? {
+                    builder = builder.add_root_certificate(certificate);
+                }
+                // The certificate names the public host; the CLI reaches the server by its
+                // listening address, with the certificate itself pinned.
+                (
+                    "https",
+                    builder.danger_accept_invalid_hostnames(true).build()?,
+                )
+            }
+        };
         Ok(ServerClient {
-            base_url: format!("http://{}", info.address),
+            base_url: format!("{scheme}://{}", info.address),
             token: token.trim().to_string(),
-            http: reqwest::Client::new(),
+            http,
         })
     }
 
-    async fn send<T: DeserializeOwned>(
-        &self,
-        request: reqwest::RequestBuilder,
-    ) -> anyhow::Result<T> {
+    /// Sends `request` with the CLI token and returns the body of a successful answer.
+    async fn send(&self, request: reqwest::RequestBuilder) -> anyhow::Result<String> {
         let response = request.bearer_auth(&self.token).send().await?;
         let status = response.status();
         let body = response.text().await?;
         anyhow::ensure!(status.is_success(), "server answered {status}: {body}");
-        Ok(serde_json::from_str(&body)?)
+        Ok(body)
     }
 
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
-        self.send(self.http.get(format!("{}{path}", self.base_url)))
-            .await
+        let body = self
+            .send(self.http.get(format!("{}{path}", self.base_url)))
+            .await?;
+        Ok(serde_json::from_str(&body)?)
     }
 
     pub async fn post<B: Serialize, T: DeserializeOwned>(
@@ -74,11 +94,31 @@ impl ServerClient {
         path: &str,
         body: &B,
     ) -> anyhow::Result<T> {
-        self.send(
-            self.http
-                .post(format!("{}{path}", self.base_url))
-                .json(body),
-        )
-        .await
+        self.with_body(reqwest::Method::POST, path, body).await
+    }
+
+    pub async fn patch<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> anyhow::Result<T> {
+        self.with_body(reqwest::Method::PATCH, path, body).await
+    }
+
+    async fn with_body<B: Serialize, T: DeserializeOwned>(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: &B,
+    ) -> anyhow::Result<T> {
+        let url = format!("{}{path}", self.base_url);
+        let answer = self.send(self.http.request(method, url).json(body)).await?;
+        Ok(serde_json::from_str(&answer)?)
+    }
+
+    pub async fn delete(&self, path: &str) -> anyhow::Result<()> {
+        self.send(self.http.delete(format!("{}{path}", self.base_url)))
+            .await
+            .map(drop)
     }
 }

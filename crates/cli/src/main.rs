@@ -40,6 +40,8 @@ enum Command {
         #[command(subcommand)]
         command: commands::tokens::TokensCommand,
     },
+    /// Print the audit log (admin): every change of configuration, source, key and token.
+    Audit(commands::audit::AuditArgs),
     /// Run a read-only SQL query over the event store.
     Sql(commands::sql::SqlArgs),
     /// Look up customer profiles.
@@ -51,6 +53,11 @@ enum Command {
     Identity {
         #[command(subcommand)]
         command: commands::profiles::IdentityCommand,
+    },
+    /// Data-subject requests: export or erase everything about a person.
+    Subjects {
+        #[command(subcommand)]
+        command: commands::subjects::SubjectsCommand,
     },
     /// Load the seeded multi-channel demo data set through the ingestion path.
     Demo(commands::demo::DemoArgs),
@@ -77,8 +84,8 @@ fn main() -> anyhow::Result<()> {
         let overrides = settings::Overrides {
             config_file: cli.config,
             data: cli.data,
-            listen: match &cli.command {
-                Command::Serve(args) => args.listen,
+            serve: match &cli.command {
+                Command::Serve(args) => Some(args),
                 _ => None,
             },
         };
@@ -87,11 +94,13 @@ fn main() -> anyhow::Result<()> {
             Command::Serve(args) => commands::serve::run(config, args).await,
             Command::Sources { command } => commands::sources::run(config, command).await,
             Command::Tokens { command } => commands::tokens::run(config, command).await,
+            Command::Audit(args) => commands::audit::run(config, args).await,
             Command::Sql(args) => commands::sql::run(config, args).await,
             Command::Profiles { command } => commands::profiles::run(config, command).await,
             Command::Identity { command } => {
                 commands::profiles::run_identity(config, command).await
             }
+            Command::Subjects { command } => commands::subjects::run(config, command).await,
             Command::Demo(args) => commands::demo::run(config, args).await,
             Command::Bench { command } => commands::bench::run(config, command).await,
         }

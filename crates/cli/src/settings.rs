@@ -1,7 +1,6 @@
 //! Configuration layering: defaults, then the TOML file, then `SILTA_*` environment variables
 //! (nested keys with `__`, e.g. `SILTA_LIMITS__MAX_BODY_BYTES`), then flags.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -9,13 +8,16 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use silta_server::Config;
 
-pub struct Overrides {
+use crate::commands::serve::ServeArgs;
+
+pub struct Overrides<'a> {
     pub config_file: Option<PathBuf>,
     pub data: Option<PathBuf>,
-    pub listen: Option<SocketAddr>,
+    /// The flags of `silta serve` that override configuration keys.
+    pub serve: Option<&'a ServeArgs>,
 }
 
-pub fn load(overrides: &Overrides) -> anyhow::Result<Config> {
+pub fn load(overrides: &Overrides<'_>) -> anyhow::Result<Config> {
     let mut figment = Figment::from(Serialized::defaults(Config::default()));
     if let Some(path) = &overrides.config_file {
         anyhow::ensure!(
@@ -40,8 +42,16 @@ pub fn load(overrides: &Overrides) -> anyhow::Result<Config> {
     if let Some(data) = &overrides.data {
         figment = figment.merge(Serialized::default("data", data));
     }
-    if let Some(listen) = overrides.listen {
-        figment = figment.merge(Serialized::default("listen", listen.to_string()));
+    if let Some(serve) = overrides.serve {
+        if let Some(listen) = serve.listen {
+            figment = figment.merge(Serialized::default("listen", listen.to_string()));
+        }
+        if let Some(cert) = &serve.tls_cert {
+            figment = figment.merge(Serialized::default("tls_cert", cert));
+        }
+        if let Some(key) = &serve.tls_key {
+            figment = figment.merge(Serialized::default("tls_key", key));
+        }
     }
     figment.extract().context("invalid configuration")
 }

@@ -2,6 +2,7 @@
 //! write-key extraction, envelope parsing, per-event validation and normalisation. Pure functions
 //! over bytes; the HTTP layer lives in `silta-server`.
 
+mod consent;
 mod decode;
 mod endpoint;
 mod error;
@@ -10,6 +11,7 @@ mod normalise;
 mod parse;
 mod write_key;
 
+pub use consent::{anonymise, enforce_consent};
 pub use decode::decode_body;
 pub use endpoint::Endpoint;
 pub use error::CollectError;

@@ -14,6 +14,8 @@ pub struct Extracted {
     pub problems: Vec<String>,
     pub traits: Map<String, Value>,
     pub device_type: Option<String>,
+    /// Purposes the event grants (`true`) or refuses (`false`).
+    pub consent: Vec<(String, bool)>,
 }
 
 /// The parts of `context` that say who sent an event; everything else is skipped unread.
@@ -25,6 +27,8 @@ struct WhoContext {
     device: Option<Value>,
     #[serde(default, rename = "externalIds")]
     external_ids: Option<Value>,
+    #[serde(default)]
+    consent: Option<Value>,
 }
 
 fn parse_object(text: &str) -> Map<String, Value> {
@@ -46,6 +50,9 @@ impl Extracted {
         let context: WhoContext = serde_json::from_str(&event.context).unwrap_or_default();
         if let Some(Value::Object(traits)) = context.traits {
             extracted.traits.extend(traits);
+        }
+        if let Some(consent) = &context.consent {
+            extracted.consent = config.consent.preferences_of(consent);
         }
         if event.event_type == EventType::Identify {
             extracted.traits.extend(parse_object(&event.traits));

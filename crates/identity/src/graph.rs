@@ -12,6 +12,7 @@ use serde::Serialize;
 use silta_model::Event;
 use xxhash_rust::xxh3::xxh3_64;
 
+use crate::consent::Consent;
 use crate::declared::{DeclaredValues, day_of};
 use crate::extract::Extracted;
 use crate::identifier::{ConfigError, IdentityConfig};
@@ -37,8 +38,11 @@ pub struct Profile {
     merge_history: Vec<usize>,
     pub traits: Traits,
     pub computed: ComputedTraits,
+    pub consent: Consent,
     /// Buckets of the computed traits declared in configuration.
     declared: DeclaredValues,
+    /// Set when the person was erased: the profile holds nothing and is not listed.
+    erased: bool,
 }
 
 /// One merge: `merged` was folded into `survivor` because `event` linked two identifiers.
@@ -172,7 +176,9 @@ impl IdentityGraph {
             merge_history: Vec::new(),
             traits: Traits::default(),
             computed: ComputedTraits::default(),
+            consent: Consent::default(),
             declared: DeclaredValues::default(),
+            erased: false,
         });
         index
     }
@@ -223,6 +229,7 @@ impl IdentityGraph {
         let counts = std::mem::take(&mut merged_profile.kind_counts);
         let traits = std::mem::take(&mut merged_profile.traits);
         let computed = std::mem::take(&mut merged_profile.computed);
+        let consent = std::mem::take(&mut merged_profile.consent);
         let declared = std::mem::take(&mut merged_profile.declared);
         let history = std::mem::take(&mut merged_profile.merge_history);
         let merged_id = merged_profile.id.clone();
@@ -242,6 +249,7 @@ impl IdentityGraph {
         }
         profile.traits.absorb(traits);
         profile.computed.absorb(computed);
+        profile.consent.absorb(consent);
         profile.declared.absorb(declared);
         profile.merge_history.extend(history);
         profile.merge_history.push(merge_index);
@@ -353,6 +361,7 @@ impl IdentityGraph {
         profile
             .computed
             .observe(event, extracted.device_type.as_deref());
+        profile.consent.observe(&extracted.consent, event);
         profile.declared.observe(
             &self.config.computed_traits,
             event,
@@ -436,22 +445,77 @@ impl IdentityGraph {
     pub fn profiles(&self) -> impl Iterator<Item = &Profile> {
         self.profiles
             .iter()
-            .filter(|profile| profile.merged_into.is_none())
+            .filter(|profile| profile.merged_into.is_none() && !profile.erased)
     }
 
     /// Every identifier as (type, value, profile id).
     pub fn identities(&self) -> impl Iterator<Item = (&str, &str, &str)> {
-        self.identifiers.iter().map(|record| {
-            (
-                self.kinds[record.kind as usize].as_str(),
-                &*record.value,
-                self.profiles[record.profile as usize].id.as_str(),
-            )
-        })
+        self.identifiers
+            .iter()
+            .filter(|record| !record.value.is_empty())
+            .map(|record| {
+                (
+                    self.kinds[record.kind as usize].as_str(),
+                    &*record.value,
+                    self.profiles[record.profile as usize].id.as_str(),
+                )
+            })
     }
 
-    pub fn merges(&self) -> &[Merge] {
-        &self.merges
+    /// Every merge, oldest first (those of erased people left out).
+    pub fn merges(&self) -> impl Iterator<Item = &Merge> {
+        self.merges
+            .iter()
+            .filter(|merge| !merge.survivor.is_empty())
+    }
+
+    /// Erases a person: their identifiers no longer resolve; their traits, computed traits,
+    /// consent, merges and the refusals that name them are gone, and neither their profile id
+    /// nor the ids merged into it answers. Returns the identifiers the profile held, or `None`
+    /// when no profile has this id.
+    pub fn forget(&mut self, profile_id: &str) -> Option<Vec<(String, String)>> {
+        let index = self.live(*self.by_profile_id.get(profile_id)?);
+        let identifiers = self.identifiers_of(&self.profiles[index as usize]);
+        for &identifier in &std::mem::take(&mut self.profiles[index as usize].identifiers) {
+            let record = &mut self.identifiers[identifier as usize];
+            self.by_value[record.kind as usize].remove(&record.value);
+            record.value = Box::from("");
+        }
+        let family: Vec<String> = (0..self.profiles.len() as ProfileIndex)
+            .filter(|&other| self.live(other) == index)
+            .map(|other| self.profiles[other as usize].id.clone())
+            .collect();
+        for id in &family {
+            self.by_profile_id.remove(id);
+        }
+        for merge in &mut self.merges {
+            if family.contains(&merge.survivor) {
+                *merge = Merge {
+                    survivor: String::new(),
+                    merged: String::new(),
+                    identifiers: Default::default(),
+                    message_id: String::new(),
+                    source: String::new(),
+                    at: merge.at,
+                };
+            }
+        }
+        self.refusals.retain(|refusal| {
+            !identifiers
+                .iter()
+                .any(|(_, value)| refusal.reason.contains(value.as_str()))
+                && !family.iter().any(|id| refusal.reason.contains(id.as_str()))
+        });
+        let profile = &mut self.profiles[index as usize];
+        profile.kind_counts.iter_mut().for_each(|count| *count = 0);
+        profile.merge_history.clear();
+        profile.traits = Traits::default();
+        profile.computed = ComputedTraits::default();
+        profile.consent = Consent::default();
+        profile.declared = DeclaredValues::default();
+        profile.erased = true;
+        self.events_observed += 1;
+        Some(identifiers)
     }
 
     pub fn refusals(&self) -> &[Refusal] {
@@ -502,7 +566,8 @@ impl IdentityGraph {
                 }
             }
         }
-        match owners.iter().position(|owners| *owners != 1) {
+        let erased = |identifier: usize| self.identifiers[identifier].value.is_empty();
+        match (0..owners.len()).find(|&identifier| owners[identifier] != 1 && !erased(identifier)) {
             Some(identifier) => Err(format!(
                 "identifier {identifier} is in {} profiles",
                 owners[identifier]

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use silta_model::ConsentConfig;
 
 use crate::declared::{DeclaredTrait, validate_all};
 
@@ -64,6 +65,8 @@ pub struct IdentityConfig {
     pub phone_region: Option<String>,
     /// Further computed traits: count, sum, min, max or last of an event property.
     pub computed_traits: Vec<DeclaredTrait>,
+    /// Consent purposes and the consent-manager categories that mean them.
+    pub consent: ConsentConfig,
 }
 
 impl Default for IdentityConfig {
@@ -89,6 +92,7 @@ impl Default for IdentityConfig {
             default_limit: 5,
             phone_region: None,
             computed_traits: Vec::new(),
+            consent: ConsentConfig::default(),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Identity resolution: typed identifiers from every event, linked into one profile per person
-//! within per-type limits, with traits and computed traits; served to lookups and SQL.
+//! within per-type limits, with traits, computed traits and consent; served to lookups and SQL.
 
+mod consent;
 mod declared;
 mod extract;
 mod graph;
@@ -9,6 +10,7 @@ mod profile;
 mod service;
 mod tables;
 
+pub use consent::{Consent, ConsentChange, ConsentState, MAX_CONSENT_HISTORY};
 pub use declared::{Aggregate, DeclaredTrait};
 pub use extract::identifier_keys;
 pub use graph::{IdentityGraph, LookupError, Merge, Profile, Refusal};

@@ -181,7 +181,7 @@ impl Identity {
             events,
             identifiers: graph.identifier_count(),
             profiles: graph.profiles().count(),
-            merges: graph.merges().len(),
+            merges: graph.merges().count(),
             resolve_seconds: resolving.as_secs_f64(),
             total_seconds: started.elapsed().as_secs_f64(),
         };
@@ -190,6 +190,14 @@ impl Identity {
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = graph;
         Ok(report)
+    }
+
+    /// Erases a person from the graph; see [`IdentityGraph::forget`].
+    pub fn forget(&self, profile_id: &str) -> Option<Vec<(String, String)>> {
+        self.graph
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .forget(profile_id)
     }
 
     /// One of the graph's tables as it is now; rebuilt only when the graph has changed.

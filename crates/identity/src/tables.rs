@@ -1,6 +1,7 @@
 //! The graph as SQL tables (`profiles`, `identities`, `identity_merges`, `identity_refusals`)
 //! and the function `profile_id(user_id, anonymous_id)`, so that queries count people.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use arrow::array::{
@@ -83,6 +84,7 @@ impl GraphTable {
                 Field::new("identifier_count", DataType::Int64, false),
                 text("traits"),
                 text("computed_traits"),
+                text("consent"),
             ],
             GraphTable::Identities => {
                 vec![text("identifier_type"), text("value"), text("profile_id")]
@@ -199,6 +201,7 @@ fn profile_columns(graph: &IdentityGraph) -> Vec<ArrayRef> {
     let mut identifier_count = Int64Builder::new();
     let mut traits = StringBuilder::new();
     let mut declared = StringBuilder::new();
+    let mut consent = StringBuilder::new();
     let micros = |time: Option<DateTime<Utc>>| time.map(|time| time.timestamp_micros());
     for profile in graph.profiles() {
         let computed = &profile.computed;
@@ -234,6 +237,13 @@ fn profile_columns(graph: &IdentityGraph) -> Vec<ArrayRef> {
         let declared_values: serde_json::Map<String, serde_json::Value> =
             graph.declared_traits_of(profile).into_iter().collect();
         declared.append_value(json_text(&declared_values));
+        let granted: BTreeMap<&str, bool> = profile
+            .consent
+            .purposes
+            .iter()
+            .map(|(purpose, state)| (purpose.as_str(), state.granted))
+            .collect();
+        consent.append_value(json_text(&granted));
     }
     let mut columns = ids.finish();
     columns.extend([
@@ -248,6 +258,7 @@ fn profile_columns(graph: &IdentityGraph) -> Vec<ArrayRef> {
     columns.push(Arc::new(identifier_count.finish()));
     columns.push(Arc::new(traits.finish()));
     columns.push(Arc::new(declared.finish()));
+    columns.push(Arc::new(consent.finish()));
     columns
 }
 

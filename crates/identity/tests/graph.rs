@@ -273,3 +273,67 @@ proptest! {
         prop_assert_eq!(total, events.len() as u64, "every event counts in exactly one profile");
     }
 }
+
+#[test]
+fn a_forgotten_person_leaves_no_identifier_merge_or_trait_behind() {
+    let mut graph = graph();
+    graph.observe(&event(EventType::Page, None, Some("cookie-ada")));
+    graph.observe(&event(EventType::Page, None, Some("cookie-ada-phone")));
+    graph.observe(&identify(
+        "ada",
+        Some("cookie-ada"),
+        r#"{"email":"ada@example.com"}"#,
+        5,
+    ));
+    graph.observe(&identify("ada", Some("cookie-ada-phone"), "{}", 6));
+    graph.observe(&identify(
+        "grace",
+        Some("cookie-grace"),
+        r#"{"email":"grace@example.com"}"#,
+        7,
+    ));
+    let merged_away = graph
+        .merges()
+        .map(|merge| merge.merged.clone())
+        .collect::<Vec<_>>();
+    assert!(!merged_away.is_empty());
+    let ada = graph
+        .lookup("user_id", "ada")
+        .expect("known type")
+        .expect("profile")
+        .id
+        .clone();
+
+    let forgotten = graph.forget(&merged_away[0]).expect("resolves to ada");
+    assert!(forgotten.contains(&("email".to_string(), "ada@example.com".to_string())));
+    assert_eq!(forgotten.len(), 4, "{forgotten:?}");
+    for (kind, value) in &forgotten {
+        assert!(graph.lookup(kind, value).expect("known type").is_none());
+    }
+    assert!(graph.profile(&ada).is_none());
+    assert!(merged_away.iter().all(|id| graph.profile(id).is_none()));
+    assert_eq!(graph.merges().count(), 0);
+    assert_eq!(graph.profiles().count(), 1);
+    assert!(
+        graph
+            .identities()
+            .all(|(_, value, _)| !value.contains("ada"))
+    );
+    graph.check_consistency().expect("consistent");
+    assert!(graph.forget(&ada).is_none(), "nothing left to forget");
+
+    // The same identifiers arriving again start a new, empty person.
+    graph.observe(&event(EventType::Page, None, Some("cookie-ada")));
+    let again = graph
+        .lookup("anonymous_id", "cookie-ada")
+        .expect("known type")
+        .expect("profile");
+    assert_eq!(again.computed.event_count, 1);
+    assert!(
+        graph
+            .lookup("email", "grace@example.com")
+            .expect("known")
+            .is_some()
+    );
+    graph.check_consistency().expect("consistent");
+}

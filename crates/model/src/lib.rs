@@ -1,8 +1,10 @@
-//! Plain types shared by every Silta crate: the normalised event (Segment spec), channels and
-//! quarantined events. No I/O lives here.
+//! Plain types shared by every Silta crate: the normalised event (Segment spec), channels,
+//! quarantined events and consent. No I/O lives here.
 
 mod channel;
+mod consent;
 mod event;
 
 pub use channel::{Channel, UnknownChannel};
+pub use consent::{ANALYTICS, ConsentConfig, ConsentPolicy, UnknownConsentPolicy, UnknownPurpose};
 pub use event::{Event, EventType, Ingested, Rejected, UnknownEventType};

@@ -3,7 +3,7 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, patch, post, put};
 use axum::{Json, Router};
 use silta_identity::Identity;
 use silta_state::StateStore;
@@ -11,7 +11,7 @@ use silta_store::{EventStore, QueryLimits};
 use tower_http::cors::CorsLayer;
 
 use crate::rate_limit::RateLimiter;
-use crate::{Config, Ingestor, admin, demo, ingest, profiles, query};
+use crate::{Config, Ingestor, admin, consent, demo, ingest, profiles, query, subjects};
 
 /// Everything a request handler needs. Cheap to clone.
 #[derive(Clone)]
@@ -75,13 +75,36 @@ pub fn app(state: AppState) -> Router {
             "/v1/sources",
             get(admin::list_sources).post(admin::add_source),
         )
-        .route("/v1/tokens", post(admin::add_token))
+        .route("/v1/sources/{id}", patch(admin::update_source))
+        .route(
+            "/v1/sources/{id}/write-keys",
+            get(admin::list_write_keys).post(admin::add_write_key),
+        )
+        .route(
+            "/v1/sources/{id}/write-keys/{key_id}",
+            delete(admin::revoke_write_key),
+        )
+        .route("/v1/tokens", get(admin::list_tokens).post(admin::add_token))
+        .route("/v1/tokens/{id}", delete(admin::revoke_token))
+        .route("/v1/tokens/{id}/rotate", post(admin::rotate_token))
+        .route("/v1/audit", get(admin::audit))
+        .route("/v1/subjects/requests", get(subjects::list_requests))
+        .route("/v1/subjects/requests/{id}", get(subjects::get_request))
+        .route("/v1/subjects/{kind}/{value}", get(subjects::export))
+        .route(
+            "/v1/subjects/{kind}/{value}/erase",
+            post(subjects::request_erasure),
+        )
         .route("/v1/demo", post(demo::load))
         .route("/v1/profiles/{id}/merges", get(profiles::get_merges))
         .route("/v1/profiles/{kind}/{value}", get(profiles::get_profile))
         .route(
             "/v1/profiles/{kind}/{value}/events",
             get(profiles::get_timeline),
+        )
+        .route(
+            "/v1/profiles/{kind}/{value}/consent",
+            put(consent::set_consent),
         )
         .merge(collection)
         .with_state(state)

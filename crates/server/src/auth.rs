@@ -1,15 +1,17 @@
 //! API tokens on every route other than ingestion and health: `Authorization: Bearer <token>`.
 
+use std::net::SocketAddr;
+
 use axum::http::{HeaderMap, header};
-use silta_state::{Role, Token};
+use silta_state::{Actor, Permission, Token};
 
 use crate::{ApiError, AppState};
 
-/// The token of a request, which must have a role that `allowed` accepts.
+/// The token of a request, which must have a role that allows `permission`.
 pub fn require(
     state: &AppState,
     headers: &HeaderMap,
-    allowed: fn(Role) -> bool,
+    permission: Permission,
 ) -> Result<Token, ApiError> {
     let secret = headers
         .get(header::AUTHORIZATION)
@@ -24,11 +26,28 @@ pub fn require(
         .credentials
         .token(secret)?
         .ok_or_else(|| ApiError::unauthorized("unknown api token"))?;
-    if !allowed(token.role) {
+    if !token.role.allows(permission) {
         return Err(ApiError::forbidden(format!(
             "role `{}` may not use this endpoint",
             token.role
         )));
     }
     Ok(token)
+}
+
+/// Who makes a change, for the audit log: the token of a request with `permission`, and the
+/// address it came from.
+pub fn require_actor(
+    state: &AppState,
+    headers: &HeaderMap,
+    address: SocketAddr,
+    permission: Permission,
+) -> Result<Actor, ApiError> {
+    let token = require(state, headers, permission)?;
+    Ok(Actor::Token {
+        token_id: token.id,
+        name: token.name,
+        role: token.role,
+        address: Some(address.ip().to_string()),
+    })
 }

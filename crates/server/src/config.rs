@@ -29,6 +29,47 @@ pub struct Config {
     /// Where browsers reach Silta, e.g. `https://cdp.example.com` behind a TLS proxy; the
     /// analytics.js settings send events there. Without it: the request's host, over http.
     pub public_url: Option<String>,
+    /// An admin token to accept (at least 32 characters), e.g. from `SILTA_ADMIN_TOKEN`; with
+    /// it, the first start prints no token. Never written to logs or the audit log.
+    pub admin_token: Option<Secret>,
+    /// PEM certificate chain and private key: serve HTTPS (rustls) instead of HTTP.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// New events of an erased person: refused (default) or stored anonymised.
+    pub suppression: SuppressionMode,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SuppressionMode {
+    #[default]
+    Refuse,
+    Anonymise,
+}
+
+/// A secret from the configuration: its `Debug` form never shows it.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("[redacted]")
+    }
+}
+
+/// Shortest admin token accepted from the configuration.
+pub const MIN_ADMIN_TOKEN_CHARS: usize = 32;
+
+impl Config {
+    /// The configuration as the audit log records it: everything but secrets.
+    pub fn auditable(&self) -> serde_json::Value {
+        let mut value = serde_json::to_value(self).unwrap_or_default();
+        if let Some(fields) = value.as_object_mut() {
+            fields.remove("admin_token");
+        }
+        value
+    }
 }
 
 impl Default for Config {
@@ -48,6 +89,10 @@ impl Default for Config {
             query_max_rows: 10_000,
             identity: IdentityConfig::default(),
             public_url: None,
+            admin_token: None,
+            tls_cert: None,
+            tls_key: None,
+            suppression: SuppressionMode::default(),
         }
     }
 }

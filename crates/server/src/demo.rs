@@ -1,17 +1,18 @@
 //! Loading the demo data set through the ingestion path, and `POST /v1/demo` (admin).
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Date32Array, Float64Array, RecordBatch, StringArray, UInt64Array};
 use arrow::datatypes::{DataType, Field, Schema};
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use chrono::{NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use silta_collect::{Endpoint, RequestMeta, parse_request};
 use silta_demo::{DEMO_SOURCES, DemoOptions, DemoSummary, MediaMixTruth, SpendRow};
-use silta_state::{Role, Source};
+use silta_state::{Actor, Permission, Source};
 
 use crate::{ApiError, AppState, auth};
 
@@ -62,6 +63,7 @@ pub struct DemoReport {
 /// Finds the demo sources by name, creating the missing ones.
 fn demo_sources(
     state: &AppState,
+    actor: &Actor,
 ) -> Result<(Vec<Source>, Vec<silta_state::NewSecret<Source>>), ApiError> {
     let existing = state.credentials.sources()?;
     let mut sources = Vec::with_capacity(DEMO_SOURCES.len());
@@ -73,9 +75,10 @@ fn demo_sources(
         match found {
             Some(source) => sources.push(source.clone()),
             None => {
-                let new_source = state
-                    .credentials
-                    .add_source(demo_source.name, demo_source.channel)?;
+                let new_source =
+                    state
+                        .credentials
+                        .add_source(demo_source.name, demo_source.channel, actor)?;
                 sources.push(new_source.owner.clone());
                 created.push(new_source);
             }
@@ -86,12 +89,17 @@ fn demo_sources(
 
 /// Generates the demo and sends every batch through normalisation and the WAL, exactly as an
 /// HTTP request would go; writes the `spend` table and the media-mix ground truth file.
-pub async fn load_demo(state: &AppState, request: &DemoRequest) -> Result<DemoReport, ApiError> {
+/// `actor` is recorded in the audit log as the creator of missing demo sources.
+pub async fn load_demo(
+    state: &AppState,
+    request: &DemoRequest,
+    actor: &Actor,
+) -> Result<DemoReport, ApiError> {
     let end_date = request
         .end_date
         .unwrap_or_else(|| Utc::now().date_naive() - chrono::Duration::days(1));
     let options = DemoOptions::new(request.events, request.seed, end_date);
-    let (sources, new_sources) = demo_sources(state)?;
+    let (sources, new_sources) = demo_sources(state, actor)?;
     let (batches_sender, mut batches) = tokio::sync::mpsc::channel(64);
     let generator_options = options.clone();
     let generator = tokio::task::spawn_blocking(move || {
@@ -115,7 +123,10 @@ pub async fn load_demo(state: &AppState, request: &DemoRequest) -> Result<DemoRe
             Endpoint::Batch,
             &state.ingestor.normaliser.limits,
         )?;
-        let outcome = state.ingestor.ingest(&parsed, &meta).await?;
+        let outcome = state
+            .ingestor
+            .ingest(&parsed, &meta, source.consent_policy)
+            .await?;
         accepted += outcome.accepted;
         rejected += outcome.rejected.len();
     }
@@ -180,10 +191,11 @@ fn write_truth(state: &AppState, truth: &MediaMixTruth) -> Result<String, ApiErr
 /// `POST /v1/demo`: loads the demo data set into this server (admin).
 pub async fn load(
     State(state): State<AppState>,
+    ConnectInfo(address): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     request: Result<Json<DemoRequest>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<DemoReport>, ApiError> {
-    auth::require(&state, &headers, Role::can_administer)?;
+    let actor = auth::require_actor(&state, &headers, address, Permission::Administer)?;
     let Json(request) = request?;
     if request.events > MAX_DEMO_EVENTS {
         return Err(ApiError::new(
@@ -192,5 +204,5 @@ pub async fn load(
             format!("at most {MAX_DEMO_EVENTS} demo events"),
         ));
     }
-    Ok(Json(load_demo(&state, &request).await?))
+    Ok(Json(load_demo(&state, &request, &actor).await?))
 }

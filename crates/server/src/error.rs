@@ -65,9 +65,26 @@ impl From<axum::extract::rejection::JsonRejection> for ApiError {
     }
 }
 
+impl From<axum::extract::rejection::QueryRejection> for ApiError {
+    fn from(rejection: axum::extract::rejection::QueryRejection) -> ApiError {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            rejection.body_text(),
+        )
+    }
+}
+
 impl From<silta_state::StateError> for ApiError {
     fn from(error: silta_state::StateError) -> ApiError {
-        ApiError::internal(error.to_string())
+        match error {
+            silta_state::StateError::NotFound(what) => ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("{what} not found"),
+            ),
+            other => ApiError::internal(other.to_string()),
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::{Arc, RwLock};
 
 use axum::Json;
 use axum::body::{Body, Bytes};
@@ -12,13 +13,15 @@ use chrono::Utc;
 use serde::Serialize;
 use serde_json::json;
 use silta_collect::{
-    CollectError, Endpoint, Normaliser, ParsedRequest, RequestMeta, WriteKeySources,
-    collect_events, decode_body, extract_write_key, parse_request,
+    CollectError, Endpoint, Normaliser, ParsedRequest, RequestMeta, WriteKeySources, anonymise,
+    collect_events, decode_body, enforce_consent, extract_write_key, parse_request,
 };
-use silta_model::{Ingested, Rejected};
-use silta_state::Source;
+use silta_identity::{IdentityConfig, identifier_keys};
+use silta_model::{ConsentConfig, ConsentPolicy, Event, Ingested, Rejected};
+use silta_state::{Source, StateStore, Suppression};
 use silta_wal::Wal;
 
+use crate::config::SuppressionMode;
 use crate::{ApiError, AppState};
 
 /// Collection up to durability: normalise, quarantine what is invalid, append to the WAL and
@@ -27,6 +30,13 @@ use crate::{ApiError, AppState};
 pub struct Ingestor {
     pub normaliser: Normaliser,
     pub wal: Wal<Ingested>,
+    /// Purposes, for sources that drop or anonymise events without analytics consent.
+    pub consent: ConsentConfig,
+    /// How events name people, to recognise erased ones.
+    pub identity: Arc<IdentityConfig>,
+    /// Identifiers of erased people, and what happens to their new events.
+    pub suppression: Arc<RwLock<Suppression>>,
+    pub suppression_mode: SuppressionMode,
 }
 
 /// What the client is told about an accepted request.
@@ -35,6 +45,14 @@ pub struct IngestOutcome {
     pub success: bool,
     pub accepted: usize,
     pub rejected: Vec<RejectedEvent>,
+    /// Valid events not stored: the source drops events without analytics consent, or they
+    /// name an erased person.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub withheld: usize,
+}
+
+fn is_zero(count: &usize) -> bool {
+    *count == 0
 }
 
 #[derive(Debug, Serialize)]
@@ -60,13 +78,17 @@ fn encode(record: Ingested) -> Result<(Vec<u8>, Ingested), ApiError> {
 }
 
 impl Ingestor {
-    /// Makes a parsed request's events durable; invalid ones go to quarantine.
+    /// Makes a parsed request's events durable; invalid ones go to quarantine. The source's
+    /// consent policy applies to the valid ones.
     pub async fn ingest(
         &self,
         request: &ParsedRequest<'_>,
         meta: &RequestMeta,
+        consent_policy: ConsentPolicy,
     ) -> Result<IngestOutcome, ApiError> {
-        let collected = collect_events(request, meta, &self.normaliser);
+        let mut collected = collect_events(request, meta, &self.normaliser);
+        let withheld = enforce_consent(&mut collected.accepted, consent_policy, &self.consent)
+            + self.enforce_suppression(&mut collected.accepted);
         let accepted = collected.accepted.len();
         let mut records = Vec::with_capacity(accepted + collected.rejected.len());
         let mut rejected = Vec::with_capacity(collected.rejected.len());
@@ -86,7 +108,46 @@ impl Ingestor {
             success: true,
             accepted,
             rejected,
+            withheld,
         })
+    }
+
+    /// Refuses or anonymises the events that name an erased person; returns how many were
+    /// refused.
+    fn enforce_suppression(&self, events: &mut Vec<Event>) -> usize {
+        let suppression = self
+            .suppression
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if suppression.is_empty() {
+            return 0;
+        }
+        let before = events.len();
+        events.retain_mut(|event| {
+            let erased = identifier_keys(event, &self.identity).iter().any(|key| {
+                key.split_once(':')
+                    .is_some_and(|(kind, value)| suppression.contains(kind, value))
+            });
+            match (erased, self.suppression_mode) {
+                (false, _) => true,
+                (true, SuppressionMode::Refuse) => false,
+                (true, SuppressionMode::Anonymise) => {
+                    anonymise(event);
+                    true
+                }
+            }
+        });
+        before - events.len()
+    }
+
+    /// Reads the suppression list again after it changed.
+    pub fn reload_suppression(&self, state: &StateStore) -> Result<(), ApiError> {
+        let reloaded = state.suppression()?;
+        *self
+            .suppression
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = reloaded;
+        Ok(())
     }
 
     /// Keeps a body that could not be parsed at all, so that nothing is dropped silently.
@@ -204,7 +265,10 @@ pub async fn ingest(
     });
     let source = resolve_source(&state, write_key)?;
     admit(&state, &source, parsed.events.len())?;
-    let outcome = state.ingestor.ingest(&parsed, &meta_for(&source)).await?;
+    let outcome = state
+        .ingestor
+        .ingest(&parsed, &meta_for(&source), source.consent_policy)
+        .await?;
     if let (Endpoint::Single(_), Some(rejected)) = (endpoint, outcome.rejected.first()) {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,

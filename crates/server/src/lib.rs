@@ -5,6 +5,7 @@ mod admin;
 mod app;
 mod auth;
 mod config;
+mod consent;
 mod demo;
 mod error;
 mod ingest;
@@ -12,11 +13,15 @@ mod profiles;
 mod query;
 mod rate_limit;
 mod runtime;
+mod subjects;
 
 pub use app::{AppState, app};
-pub use config::Config;
+pub use config::{Config, MIN_ADMIN_TOKEN_CHARS, Secret, SuppressionMode};
 pub use demo::{DemoReport, DemoRequest, load_demo};
 pub use error::ApiError;
 pub use ingest::{IngestOutcome, Ingestor};
 pub use profiles::{MergeHistory, ProfileView};
-pub use runtime::{Silta, local_admin_token_path, open_offline, server_info_path};
+pub use runtime::{
+    Silta, install_tls_provider, local_admin_token_path, open_offline, server_info_path,
+};
+pub use subjects::{SubjectExport, erase_subject, export_subject};

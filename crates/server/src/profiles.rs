@@ -5,8 +5,10 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use datafusion::prelude::{Expr, col, lit};
 use serde::{Deserialize, Serialize};
-use silta_identity::{ComputedTraits, IdentityGraph, LookupError, Merge, Profile, TraitValue};
-use silta_state::Role;
+use silta_identity::{
+    ComputedTraits, Consent, IdentityGraph, LookupError, Merge, Profile, TraitValue,
+};
+use silta_state::Permission;
 use silta_store::JsonAnswer;
 use std::collections::BTreeMap;
 
@@ -19,6 +21,8 @@ pub struct ProfileView {
     pub traits: BTreeMap<String, TraitValue>,
     /// Built-in computed traits, with the ones declared in configuration beside them.
     pub computed: ComputedView,
+    /// The current answer per purpose and the history of changes.
+    pub consent: Consent,
 }
 
 #[derive(Debug, Serialize)]
@@ -52,6 +56,7 @@ impl ProfileView {
                 average_revenue: profile.computed.average_revenue(),
                 declared: graph.declared_traits_of(profile).into_iter().collect(),
             },
+            consent: profile.consent.clone(),
         }
     }
 }
@@ -70,37 +75,68 @@ impl From<LookupError> for ApiError {
     }
 }
 
-/// Looks a profile up and turns it into `T` while the graph is read-locked.
+/// Looks a profile up and turns it into `T` while the graph is read-locked. For a `purpose`,
+/// a person who has not granted it is answered as if unknown.
 fn with_profile<T>(
     state: &AppState,
     kind: &str,
     value: &str,
+    purpose: Option<&str>,
     view: impl FnOnce(&IdentityGraph, &Profile) -> T,
 ) -> Result<T, ApiError> {
     let graph = state.identity.read();
+    if let Some(purpose) = purpose {
+        graph.config().consent.check(purpose).map_err(|error| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "unknown_purpose",
+                error.to_string(),
+            )
+        })?;
+    }
     let profile = graph
         .lookup(kind, value)?
+        .filter(|profile| purpose.is_none_or(|purpose| profile.consent.granted(purpose)))
         .ok_or_else(|| not_found(format!("no profile has {kind} `{value}`")))?;
     Ok(view(&graph, profile))
 }
 
-/// `GET /v1/profiles/{type}/{value}`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ForPurpose {
+    /// Answer only if the person granted this purpose (e.g. `personalisation`).
+    pub purpose: Option<String>,
+}
+
+/// `GET /v1/profiles/{type}/{value}?purpose=`
 pub async fn get_profile(
     State(state): State<AppState>,
     Path((kind, value)): Path<(String, String)>,
+    for_purpose: Result<Query<ForPurpose>, axum::extract::rejection::QueryRejection>,
     headers: HeaderMap,
 ) -> Result<Json<ProfileView>, ApiError> {
-    auth::require(&state, &headers, Role::can_read_profiles)?;
+    auth::require(&state, &headers, Permission::ReadProfiles)?;
+    let Query(for_purpose) = for_purpose?;
     query::read_your_writes(&state).await;
-    with_profile(&state, &kind, &value, ProfileView::of).map(Json)
+    with_profile(
+        &state,
+        &kind,
+        &value,
+        for_purpose.purpose.as_deref(),
+        ProfileView::of,
+    )
+    .map(Json)
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Page {
     #[serde(default = "default_page_size")]
     pub limit: usize,
     #[serde(default)]
     pub offset: usize,
+    /// Answer only if the person granted this purpose.
+    pub purpose: Option<String>,
 }
 
 fn default_page_size() -> usize {
@@ -140,10 +176,11 @@ const TIMELINE_COLUMNS: [&str; 14] = [
 pub async fn get_timeline(
     State(state): State<AppState>,
     Path((kind, value)): Path<(String, String)>,
-    Query(page): Query<Page>,
+    page: Result<Query<Page>, axum::extract::rejection::QueryRejection>,
     headers: HeaderMap,
 ) -> Result<Json<Timeline>, ApiError> {
-    auth::require(&state, &headers, Role::can_read_profiles)?;
+    auth::require(&state, &headers, Permission::ReadProfiles)?;
+    let Query(page) = page?;
     if page.limit == 0 || page.limit > MAX_PAGE_SIZE || page.offset > MAX_OFFSET {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -152,9 +189,13 @@ pub async fn get_timeline(
         ));
     }
     query::read_your_writes(&state).await;
-    let (profile_id, identifiers) = with_profile(&state, &kind, &value, |graph, profile| {
-        (profile.id.clone(), graph.identifiers_of(profile))
-    })?;
+    let (profile_id, identifiers) = with_profile(
+        &state,
+        &kind,
+        &value,
+        page.purpose.as_deref(),
+        |graph, profile| (profile.id.clone(), graph.identifiers_of(profile)),
+    )?;
     let matches_column = |column: &str, kind: &str| -> Option<Expr> {
         let values: Vec<Expr> = identifiers
             .iter()
@@ -212,7 +253,7 @@ pub async fn get_merges(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Json<MergeHistory>, ApiError> {
-    auth::require(&state, &headers, Role::can_read_profiles)?;
+    auth::require(&state, &headers, Permission::ReadProfiles)?;
     let graph = state.identity.read();
     let profile = graph
         .profile(&id)

@@ -6,7 +6,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
-use silta_state::Role;
+use silta_state::Permission;
 use silta_store::{JsonAnswer, QueryLimits, StoreError};
 
 use crate::{ApiError, AppState, auth};
@@ -68,7 +68,7 @@ pub async fn query(
     headers: HeaderMap,
     request: Result<Json<QueryRequest>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<QueryResponse>, ApiError> {
-    auth::require(&state, &headers, Role::can_query)?;
+    auth::require(&state, &headers, Permission::Sql)?;
     let Json(request) = request?;
     if request.sql.len() > MAX_SQL_BYTES {
         return Err(ApiError::new(

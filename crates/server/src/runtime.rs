@@ -6,15 +6,17 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum_server::tls_rustls::RustlsConfig;
 use silta_collect::Normaliser;
 use silta_identity::{Identity, SqlTables};
 use silta_model::Ingested;
-use silta_state::{Role, StateStore};
+use silta_state::{Actor, Change, Role, StateStore};
 use silta_store::{Applier, EventStore, QueryLimits, StoreOptions};
 use silta_wal::{Wal, WalOptions};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
+use crate::config::MIN_ADMIN_TOKEN_CHARS;
 use crate::{AppState, Config, Ingestor, app};
 
 /// The event store and identity graph of a data directory, opened without a server (for the
@@ -52,6 +54,10 @@ pub enum StartError {
     Wal(#[from] silta_wal::WalError),
     #[error("identity configuration: {0}")]
     Identity(#[from] silta_identity::ConfigError),
+    #[error("admin_token must have at least {MIN_ADMIN_TOKEN_CHARS} characters")]
+    WeakAdminToken,
+    #[error("tls_cert and tls_key must be given together")]
+    HalfTls,
     #[error("i/o error on {path}: {source}")]
     Io {
         path: PathBuf,
@@ -103,12 +109,12 @@ impl Silta {
     /// Opens the data directory and starts the background stages (apply, commit).
     pub async fn start(config: Config) -> Result<Silta, StartError> {
         std::fs::create_dir_all(&config.data).map_err(io_error(&config.data))?;
+        if config.tls_cert.is_some() != config.tls_key.is_some() {
+            return Err(StartError::HalfTls);
+        }
         let credentials = Arc::new(StateStore::open(&config.data.join("state.redb"))?);
-        let initial_admin_token = if credentials.has_tokens()? {
-            None
-        } else {
-            Some(credentials.add_token(Role::Admin, "initial admin")?.secret)
-        };
+        let initial_admin_token = admin_token(&credentials, &config)?;
+        record_configuration(&credentials, &config)?;
         let store_options = StoreOptions {
             dedupe_window: Duration::from_secs(config.dedupe_window_hours * 3600),
             flush_interval: Duration::from_millis(config.flush_interval_ms),
@@ -161,6 +167,10 @@ impl Silta {
                 truncate_ip: config.truncate_ip,
             },
             wal: wal.clone(),
+            consent: config.identity.consent.clone(),
+            identity: Arc::new(config.identity.clone()),
+            suppression: Arc::new(std::sync::RwLock::new(credentials.suppression()?)),
+            suppression_mode: config.suppression,
         };
         let query_limits = QueryLimits {
             timeout: Duration::from_millis(config.query_timeout_ms),
@@ -175,6 +185,10 @@ impl Silta {
             identity,
             &config,
         );
+        let resumed = crate::subjects::resume_erasures(&state).map_err(io_error(&config.data))?;
+        if resumed > 0 {
+            tracing::info!(resumed, "resuming data-subject erasures");
+        }
         Ok(Silta {
             state,
             config,
@@ -195,21 +209,21 @@ impl Silta {
     ) -> Result<(), StartError> {
         let data = self.config.data.clone();
         let address = listener.local_addr().map_err(io_error(&data))?;
+        let tls = match (&self.config.tls_cert, &self.config.tls_key) {
+            (Some(cert), Some(key)) => Some(tls_config(cert, key).await?),
+            _ => None,
+        };
         self.publish_for_cli(address)?;
         ready(address);
-        let router = app(self.state.clone());
-        let served = axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await;
+        let router =
+            app(self.state.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>();
+        let served = serve_until(listener, router, tls, shutdown).await;
         let _ = std::fs::remove_file(server_info_path(&data));
         let _ = std::fs::remove_file(local_admin_token_path(&data));
         let _ = self
             .state
             .credentials
-            .remove_tokens_named(LOCAL_CLI_TOKEN_NAME);
+            .remove_tokens_named(LOCAL_CLI_TOKEN_NAME, &Actor::System);
         self.shutdown().await?;
         served.map_err(io_error(&data))
     }
@@ -235,23 +249,120 @@ impl Silta {
     /// Writes where this server listens and an admin token for the CLI into the data directory.
     fn publish_for_cli(&self, address: std::net::SocketAddr) -> Result<(), StartError> {
         let data = &self.config.data;
-        self.state
-            .credentials
-            .remove_tokens_named(LOCAL_CLI_TOKEN_NAME)?;
-        let token = self
-            .state
-            .credentials
-            .add_token(Role::Admin, LOCAL_CLI_TOKEN_NAME)?;
+        let credentials = &self.state.credentials;
+        credentials.remove_tokens_named(LOCAL_CLI_TOKEN_NAME, &Actor::System)?;
+        let token = credentials.add_token(Role::Admin, LOCAL_CLI_TOKEN_NAME, &Actor::System)?;
         let token_path = local_admin_token_path(data);
         write_private_file(&token_path, token.secret.as_bytes()).map_err(io_error(&token_path))?;
-        let info = serde_json::json!({"address": address.to_string(), "pid": std::process::id()});
+        // With TLS, the CLI trusts exactly this server's certificate.
+        let tls_cert = match &self.config.tls_cert {
+            Some(cert) => Some(std::fs::canonicalize(cert).map_err(io_error(cert))?),
+            None => None,
+        };
+        let info = serde_json::json!({
+            "address": address.to_string(),
+            "pid": std::process::id(),
+            "tls_cert": tls_cert,
+        });
         let info_path = server_info_path(data);
         std::fs::write(&info_path, info.to_string()).map_err(io_error(&info_path))?;
         Ok(())
     }
 }
 
-fn write_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+/// How long open connections may finish their requests once shutdown begins.
+const GRACE_PERIOD: Duration = Duration::from_secs(10);
+
+/// A client must send a request's headers within this time (slow-client attacks hold
+/// connections open by trickling them).
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Serves HTTP, or HTTPS with `tls`, until `shutdown` resolves.
+async fn serve_until(
+    listener: TcpListener,
+    router: axum::extract::connect_info::IntoMakeServiceWithConnectInfo<
+        axum::Router,
+        std::net::SocketAddr,
+    >,
+    tls: Option<RustlsConfig>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let handle = axum_server::Handle::new();
+    let stopper = handle.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        stopper.graceful_shutdown(Some(GRACE_PERIOD));
+    });
+    let mut server = axum_server::from_tcp(listener.into_std()?)?.handle(handle);
+    server
+        .http_builder()
+        .http1()
+        .header_read_timeout(HEADER_READ_TIMEOUT);
+    match tls {
+        Some(tls) => {
+            server
+                .acceptor(axum_server::tls_rustls::RustlsAcceptor::new(tls))
+                .serve(router)
+                .await
+        }
+        None => server.serve(router).await,
+    }
+}
+
+/// Makes ring the process's TLS crypto provider (for the server and for the CLI's client).
+pub fn install_tls_provider() {
+    // Ring is the one provider Silta builds with; a second installation changes nothing.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// Reads the certificate chain and key; a missing or malformed file stops the start.
+async fn tls_config(cert: &Path, key: &Path) -> Result<RustlsConfig, StartError> {
+    install_tls_provider();
+    RustlsConfig::from_pem_file(cert, key)
+        .await
+        .map_err(|source| StartError::Io {
+            path: cert.to_path_buf(),
+            source,
+        })
+}
+
+/// The admin token to show once: on the very first start, unless the configuration names one.
+fn admin_token(credentials: &StateStore, config: &Config) -> Result<Option<String>, StartError> {
+    if let Some(secret) = &config.admin_token {
+        if secret.0.chars().count() < MIN_ADMIN_TOKEN_CHARS {
+            return Err(StartError::WeakAdminToken);
+        }
+        credentials.ensure_token(&secret.0, Role::Admin, "configured admin", &Actor::System)?;
+        return Ok(None);
+    }
+    if credentials.has_tokens()? {
+        return Ok(None);
+    }
+    Ok(Some(
+        credentials
+            .add_token(Role::Admin, "initial admin", &Actor::System)?
+            .secret,
+    ))
+}
+
+/// Records the configuration in the audit log when it differs from the last one recorded.
+fn record_configuration(credentials: &StateStore, config: &Config) -> Result<(), StartError> {
+    const ACTION: &str = "configuration.changed";
+    let current = config.auditable();
+    let last = credentials.last_audited(ACTION)?;
+    if last.is_some_and(|entry| entry.detail == current) {
+        return Ok(());
+    }
+    credentials.record(Change {
+        actor: &Actor::System,
+        action: ACTION,
+        target: "server",
+        detail: current,
+    })?;
+    Ok(())
+}
+
+pub(crate) fn write_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let mut file = std::fs::OpenOptions::new()

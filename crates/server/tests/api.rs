@@ -499,7 +499,7 @@ async fn profiles_link_anonymous_visits_to_the_user_and_queries_count_people() {
     });
     let (status, answer) = silta.post_json("/v1/batch", body.to_string(), None).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
-    let analyst = format!("Bearer {}", silta.analyst_token);
+    let marketer = format!("Bearer {}", silta.marketer_token);
     let get = |path: String, auth: Option<String>| {
         let mut builder = Request::get(path);
         if let Some(auth) = auth {
@@ -510,7 +510,7 @@ async fn profiles_link_anonymous_visits_to_the_user_and_queries_count_people() {
 
     let (status, _, profile) = get(
         "/v1/profiles/email/%20ADA@example.com".to_string(),
-        Some(analyst.clone()),
+        Some(marketer.clone()),
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{profile}");
@@ -527,7 +527,7 @@ async fn profiles_link_anonymous_visits_to_the_user_and_queries_count_people() {
     // u-2 shares the e-mail address, but a profile has one user id: no merge, and it is said why.
     let (_, _, other) = get(
         "/v1/profiles/user_id/u-2".to_string(),
-        Some(analyst.clone()),
+        Some(marketer.clone()),
     )
     .await;
     assert_ne!(other["profile_id"], profile["profile_id"]);
@@ -539,7 +539,7 @@ async fn profiles_link_anonymous_visits_to_the_user_and_queries_count_people() {
 
     let (status, _, timeline) = get(
         "/v1/profiles/user_id/u-1/events?limit=2".to_string(),
-        Some(analyst.clone()),
+        Some(marketer.clone()),
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{timeline}");
@@ -552,14 +552,14 @@ async fn profiles_link_anonymous_visits_to_the_user_and_queries_count_people() {
     assert_eq!(ids, vec!["o-2", "i-1"], "newest first, across identities");
     let (_, _, older) = get(
         "/v1/profiles/user_id/u-1/events?limit=2&offset=2".to_string(),
-        Some(analyst.clone()),
+        Some(marketer.clone()),
     )
     .await;
     assert_eq!(older["events"].as_array().map(Vec::len), Some(2));
 
     let (status, _, merges) = get(
         format!("/v1/profiles/{profile_id}/merges"),
-        Some(analyst.clone()),
+        Some(marketer.clone()),
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{merges}");
@@ -590,22 +590,22 @@ async fn profiles_link_anonymous_visits_to_the_user_and_queries_count_people() {
         ),
         (
             "/v1/profiles/shoe_size/42".to_string(),
-            Some(analyst.clone()),
+            Some(marketer.clone()),
             StatusCode::BAD_REQUEST,
         ),
         (
             "/v1/profiles/email/not-an-email".to_string(),
-            Some(analyst.clone()),
+            Some(marketer.clone()),
             StatusCode::BAD_REQUEST,
         ),
         (
             "/v1/profiles/user_id/nobody".to_string(),
-            Some(analyst.clone()),
+            Some(marketer.clone()),
             StatusCode::NOT_FOUND,
         ),
         (
             "/v1/profiles/user_id/u-1/events?limit=0".to_string(),
-            Some(analyst.clone()),
+            Some(marketer.clone()),
             StatusCode::BAD_REQUEST,
         ),
     ] {

@@ -1,3 +1,6 @@
+// Each test binary uses a part of these helpers.
+#![allow(dead_code)]
+
 //! A Silta instance on a temporary data directory, driven in-process through the router.
 
 use std::net::SocketAddr;
@@ -8,7 +11,7 @@ use axum::extract::ConnectInfo;
 use axum::http::{Request, StatusCode};
 use silta_model::Channel;
 use silta_server::{Config, Silta, app};
-use silta_state::Role;
+use silta_state::{Actor, Role};
 use tower::ServiceExt;
 
 pub struct TestSilta {
@@ -16,6 +19,7 @@ pub struct TestSilta {
     pub silta: Silta,
     pub write_key: String,
     pub analyst_token: String,
+    pub marketer_token: String,
     pub viewer_token: String,
     pub admin_token: String,
     pub data: tempfile::TempDir,
@@ -45,7 +49,7 @@ impl TestSilta {
         let write_key = silta
             .state
             .credentials
-            .add_source("Web shop", Channel::Web)
+            .add_source("Web shop", Channel::Web, &Actor::System)
             .expect("source")
             .secret;
         TestSilta::assemble(silta, write_key, data)
@@ -67,23 +71,22 @@ impl TestSilta {
 
     fn assemble(silta: Silta, write_key: String, data: tempfile::TempDir) -> TestSilta {
         let credentials = &silta.state.credentials;
-        let analyst_token = credentials
-            .add_token(Role::Analyst, "t")
-            .expect("token")
-            .secret;
-        let viewer_token = credentials
-            .add_token(Role::Viewer, "t")
-            .expect("token")
-            .secret;
-        let admin_token = credentials
-            .add_token(Role::Admin, "t")
-            .expect("token")
-            .secret;
+        let token = |role| {
+            credentials
+                .add_token(role, "t", &Actor::System)
+                .expect("token")
+                .secret
+        };
+        let analyst_token = token(Role::Analyst);
+        let marketer_token = token(Role::Marketer);
+        let viewer_token = token(Role::Viewer);
+        let admin_token = token(Role::Admin);
         TestSilta {
             router: app(silta.state.clone()),
             silta,
             write_key,
             analyst_token,
+            marketer_token,
             viewer_token,
             admin_token,
             data,

@@ -1,8 +1,13 @@
-//! `<data>/state.redb`: sources with their write keys, API tokens with their roles. Keys and
-//! tokens are stored only as SHA-256 hashes; the clear text is shown once, when created.
+//! `<data>/state.redb`: sources with their write keys, API tokens with their roles, data-subject
+//! requests, the suppression list, and the audit log of every change to them. Keys, tokens and
+//! suppressed identifiers are stored only as SHA-256 hashes; keys and tokens are shown once.
 
+mod audit;
 mod credentials;
 mod roles;
+mod subjects;
 
-pub use credentials::{NewSecret, Source, StateError, StateStore, Token};
-pub use roles::{Role, UnknownRole};
+pub use audit::{Actor, AuditEntry, Change, MAX_AUDIT_PAGE};
+pub use credentials::{NewSecret, Source, StateError, StateStore, Token, WriteKey};
+pub use roles::{Permission, Role, UnknownRole};
+pub use subjects::{RequestStatus, SubjectRequest, Suppression};

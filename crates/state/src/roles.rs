@@ -27,20 +27,30 @@ impl Role {
         }
     }
 
-    /// SQL over the event store.
-    pub fn can_query(self) -> bool {
-        matches!(self, Role::Admin | Role::Marketer | Role::Analyst)
+    /// Whether this role may do what `permission` covers.
+    pub fn allows(self, permission: Permission) -> bool {
+        use Permission::*;
+        match self {
+            Role::Admin => true,
+            Role::Marketer => matches!(permission, ReadProfiles | ManageConsent | Sql),
+            Role::Analyst => matches!(permission, Sql),
+            Role::Viewer => false,
+        }
     }
+}
 
-    /// Customer profiles: identifiers, traits, timelines.
-    pub fn can_read_profiles(self) -> bool {
-        matches!(self, Role::Admin | Role::Marketer | Role::Analyst)
-    }
-
-    /// Sources, write keys and tokens.
-    pub fn can_administer(self) -> bool {
-        self == Role::Admin
-    }
+/// What an endpoint needs. Every route other than ingestion and health names one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Permission {
+    /// Sources, write keys, tokens, the audit log: IT's side (admins only).
+    Administer,
+    /// Customer profiles: identifiers, traits, consent, timelines (admins and marketers).
+    ReadProfiles,
+    /// Recording a person's consent on their behalf, e.g. from a form or a call centre
+    /// (admins and marketers).
+    ManageConsent,
+    /// Read-only SQL over the event store (admins, marketers and analysts).
+    Sql,
 }
 
 impl fmt::Display for Role {

@@ -6,8 +6,10 @@
 mod apply;
 mod dedupe;
 mod durable_files;
+mod erase;
 mod error;
 mod query;
+mod retention;
 mod rows;
 mod schema;
 mod snapshot;
@@ -15,6 +17,7 @@ mod store;
 mod table;
 
 pub use apply::{AppliedEvents, Applier};
+pub use erase::{Erased, Subject};
 pub use error::StoreError;
 pub use query::{JsonAnswer, QueryExtension, QueryLimits, batches_to_json_rows};
 pub use rows::{TEXT_COLUMNS, events_from_batch};

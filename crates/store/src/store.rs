@@ -68,7 +68,7 @@ pub struct EventStore {
     pub(crate) options: StoreOptions,
     pub(crate) shared: RwLock<Shared>,
     /// Only one task commits to the tables at a time.
-    committer: Mutex<()>,
+    pub(crate) committer: Mutex<()>,
     /// Wakes the committer early when the buffer is full.
     pub(crate) buffer_full: Notify,
     /// The last WAL record applied to the buffer, for readers that must see their own writes.
@@ -264,6 +264,11 @@ impl EventStore {
     /// Commits every buffered row to the tables; each commit records the WAL position it covers.
     pub async fn flush(&self) -> Result<FlushOutcome, StoreError> {
         let _committer = self.committer.lock().await;
+        self.flush_locked().await
+    }
+
+    /// [`EventStore::flush`] for a caller that holds the committer lock.
+    pub(crate) async fn flush_locked(&self) -> Result<FlushOutcome, StoreError> {
         let (events_batches, quarantine_batches, through_lsn) = {
             let shared = self.read_shared();
             (
@@ -350,13 +355,13 @@ impl EventStore {
 }
 
 #[derive(Clone, Copy)]
-enum Pick {
+pub(crate) enum Pick {
     Events,
     Quarantine,
 }
 
 impl Pick {
-    fn of(self, tables: &Tables) -> &DeltaTableHandle {
+    pub(crate) fn of(self, tables: &Tables) -> &DeltaTableHandle {
         match self {
             Pick::Events => &tables.events,
             Pick::Quarantine => &tables.quarantine,
@@ -370,7 +375,7 @@ impl Pick {
         }
     }
 
-    fn of_mut(self, tables: &mut Tables) -> &mut DeltaTableHandle {
+    pub(crate) fn of_mut(self, tables: &mut Tables) -> &mut DeltaTableHandle {
         match self {
             Pick::Events => &mut tables.events,
             Pick::Quarantine => &mut tables.quarantine,

@@ -48,6 +48,8 @@ struct PendingAppend<T> {
 enum Command<T> {
     Append(PendingAppend<T>),
     ReleaseThrough(Lsn),
+    /// Start a new segment now; answers with the last lsn of the sealed ones.
+    Seal(oneshot::Sender<Result<Lsn, WalError>>),
 }
 
 /// Handle to the log. Cheap to clone; all clones feed the one writer thread.
@@ -119,6 +121,17 @@ impl<T: Send + 'static> Wal<T> {
             .await
             .map_err(|_| WalError::Closed)?;
         acknowledged.await.map_err(|_| WalError::Closed)?
+    }
+
+    /// Starts a new segment, so that once every record up to the returned lsn is released, no
+    /// file holds any of them (records that must be erased, not merely persisted).
+    pub async fn seal(&self) -> Result<Lsn, WalError> {
+        let (done, sealed) = oneshot::channel();
+        self.commands
+            .send(Command::Seal(done))
+            .await
+            .map_err(|_| WalError::Closed)?;
+        sealed.await.map_err(|_| WalError::Closed)?
     }
 
     /// Lets the log delete segments whose records are all at or below `lsn` (they are persisted).
@@ -207,6 +220,9 @@ impl Writer {
                         group.push(pending);
                     }
                     Command::ReleaseThrough(lsn) => self.release_through(lsn),
+                    Command::Seal(done) => {
+                        let _ = done.send(self.seal());
+                    }
                 }
                 if group_bytes < options.max_group_bytes {
                     next = commands.try_recv().ok();
@@ -311,6 +327,13 @@ impl Writer {
         Ok(())
     }
 
+    fn seal(&mut self) -> Result<Lsn, WalError> {
+        if self.file_bytes > 0 {
+            self.roll(self.next_lsn)?;
+        }
+        Ok(self.next_lsn - 1)
+    }
+
     /// Deletes every segment except the newest whose successor starts at or below `lsn + 1`.
     fn release_through(&mut self, lsn: Lsn) {
         while self.segments.len() > 1 && self.segments[1].1 <= lsn + 1 {
@@ -403,6 +426,26 @@ mod tests {
         drop(wal);
         let reread = segment::read_all(directory.path(), false).expect("reads");
         assert_eq!(reread.last().map(|record| record.lsn), Some(4));
+    }
+
+    #[tokio::test]
+    async fn sealed_and_released_records_leave_no_file_behind() {
+        let directory = tempfile::tempdir().expect("tempdir");
+        let (consumer, _durable) = mpsc::unbounded_channel();
+        let (wal, _) =
+            Wal::open(directory.path(), WalOptions::default(), 0, consumer).expect("opens");
+        append_texts(&wal, &["erase-me", "and-me"]).await;
+        let sealed = wal.seal().await.expect("seals");
+        assert_eq!(sealed, 2);
+        assert_eq!(
+            wal.seal().await.expect("seals again"),
+            2,
+            "an empty segment stays"
+        );
+        append_texts(&wal, &["keep"]).await;
+        wal.release_through(sealed).await;
+        drop(wal);
+        assert_eq!(lsns_on_disk(directory.path()), vec![3]);
     }
 
     #[tokio::test]

@@ -54,7 +54,7 @@ pub async fn run(config: Config, args: DemoArgs) -> anyhow::Result<()> {
         Target::Local(state) => {
             drop(state);
             let silta = Silta::start(config).await?;
-            let report = load_demo(&silta.state, &args.request())
+            let report = load_demo(&silta.state, &args.request(), &silta_state::Actor::local())
                 .await
                 .map_err(|error| anyhow::anyhow!(error.message))?;
             silta.state.store.flush().await?;

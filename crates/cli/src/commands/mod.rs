@@ -1,7 +1,9 @@
+pub mod audit;
 pub mod bench;
 pub mod demo;
 pub mod profiles;
 pub mod serve;
 pub mod sources;
 pub mod sql;
+pub mod subjects;
 pub mod tokens;

@@ -1,5 +1,6 @@
 use std::io::Write;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use clap::Args;
 use silta_server::{Config, Silta, load_demo};
@@ -11,6 +12,12 @@ pub struct ServeArgs {
     /// Address to listen on, e.g. 127.0.0.1:8080 (port 0 picks a free port).
     #[arg(long)]
     pub listen: Option<SocketAddr>,
+    /// PEM certificate chain: serve HTTPS (with --tls-key).
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
     /// Load the demo data set (in the background) when starting.
     #[arg(long)]
     pub demo: bool,
@@ -35,6 +42,11 @@ async fn shutdown_signal() {
 
 pub async fn run(config: Config, args: ServeArgs) -> anyhow::Result<()> {
     let listen = config.listen;
+    let scheme = if config.tls_cert.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     let silta = Silta::start(config).await?;
     if let Some(token) = &silta.initial_admin_token {
         eprintln!("first start: admin token (shown once, keep it safe): {token}");
@@ -54,14 +66,14 @@ pub async fn run(config: Config, args: ServeArgs) -> anyhow::Result<()> {
                 "loading demo data ({} events, seed {})...",
                 request.events, request.seed
             );
-            match load_demo(&state, &request).await {
+            match load_demo(&state, &request, &silta_state::Actor::local()).await {
                 Ok(report) => print_report(&report),
                 Err(error) => eprintln!("demo loading failed: {}", error.message),
             }
         });
     }
     let announce = |address| {
-        println!("listening on http://{address}");
+        println!("listening on {scheme}://{address}");
         // Whoever started the server waits for this line.
         let _ = std::io::stdout().flush();
     };

@@ -1,8 +1,8 @@
 use clap::Subcommand;
 use serde_json::json;
-use silta_model::Channel;
+use silta_model::{Channel, ConsentPolicy};
 use silta_server::Config;
-use silta_state::{NewSecret, Source};
+use silta_state::{Actor, NewSecret, Source, WriteKey};
 
 use crate::client::{self, Target};
 
@@ -18,6 +18,19 @@ pub enum SourcesCommand {
     },
     /// List sources.
     List,
+    /// List a source's write keys (their ids; the keys themselves are stored only hashed).
+    Keys { source_id: String },
+    /// Issue another write key for a source and print it (shown once); the others keep working
+    /// until revoked, so senders can move over first.
+    AddKey { source_id: String },
+    /// Revoke a write key; it stops working at once.
+    RevokeKey { source_id: String, key_id: String },
+    /// Set what the source does with events that do not grant analytics consent.
+    ConsentPolicy {
+        source_id: String,
+        /// keep (default), drop or anonymise
+        policy: ConsentPolicy,
+    },
 }
 
 pub async fn run(config: Config, command: SourcesCommand) -> anyhow::Result<()> {
@@ -26,7 +39,7 @@ pub async fn run(config: Config, command: SourcesCommand) -> anyhow::Result<()> 
         SourcesCommand::Add { name, channel } => {
             anyhow::ensure!(!name.trim().is_empty(), "--name must not be empty");
             let created: NewSecret<Source> = match target {
-                Target::Local(state) => state.add_source(name.trim(), channel)?,
+                Target::Local(state) => state.add_source(name.trim(), channel, &Actor::local())?,
                 Target::Server(server) => {
                     server
                         .post("/v1/sources", &json!({"name": name, "channel": channel}))
@@ -46,13 +59,74 @@ pub async fn run(config: Config, command: SourcesCommand) -> anyhow::Result<()> 
             };
             for source in sources {
                 println!(
-                    "{}\t{}\t{}\t{}",
+                    "{}\t{}\t{}\tconsent:{}\t{}",
                     source.id,
                     source.channel,
                     source.created_at.to_rfc3339(),
+                    source.consent_policy,
                     source.name
                 );
             }
+        }
+        SourcesCommand::Keys { source_id } => {
+            let keys: Vec<WriteKey> = match target {
+                Target::Local(state) => state.write_keys(&source_id)?,
+                Target::Server(server) => {
+                    server
+                        .get(&format!("/v1/sources/{source_id}/write-keys"))
+                        .await?
+                }
+            };
+            for key in keys {
+                println!("{}\t{}", key.id, key.created_at.to_rfc3339());
+            }
+        }
+        SourcesCommand::AddKey { source_id } => {
+            let created: NewSecret<WriteKey> = match target {
+                Target::Local(state) => state.add_write_key(&source_id, &Actor::local())?,
+                Target::Server(server) => {
+                    server
+                        .post(&format!("/v1/sources/{source_id}/write-keys"), &json!({}))
+                        .await?
+                }
+            };
+            eprintln!(
+                "write key {} for source {source_id}, shown once:",
+                created.owner.id
+            );
+            println!("{}", created.secret);
+        }
+        SourcesCommand::ConsentPolicy { source_id, policy } => {
+            let source: Source = match target {
+                Target::Local(state) => {
+                    state.set_consent_policy(&source_id, policy, &Actor::local())?
+                }
+                Target::Server(server) => {
+                    server
+                        .patch(
+                            &format!("/v1/sources/{source_id}"),
+                            &json!({"consent_policy": policy}),
+                        )
+                        .await?
+                }
+            };
+            eprintln!(
+                "source {} now applies consent policy {}",
+                source.id, source.consent_policy
+            );
+        }
+        SourcesCommand::RevokeKey { source_id, key_id } => {
+            match target {
+                Target::Local(state) => {
+                    state.revoke_write_key(&source_id, &key_id, &Actor::local())?;
+                }
+                Target::Server(server) => {
+                    server
+                        .delete(&format!("/v1/sources/{source_id}/write-keys/{key_id}"))
+                        .await?;
+                }
+            }
+            eprintln!("write key {key_id} revoked");
         }
     }
     Ok(())

@@ -117,7 +117,7 @@ async fn load(config: &Config, args: &IdentityArgs) -> anyhow::Result<()> {
         seed: args.seed,
         end_date: Some(DEMO_END),
     };
-    let report = load_demo(&silta.state, &request)
+    let report = load_demo(&silta.state, &request, &silta_state::Actor::System)
         .await
         .map_err(|error| anyhow::anyhow!(error.message))?;
     silta.shutdown().await?;

@@ -13,7 +13,7 @@ use clap::Subcommand;
 use hdrhistogram::Histogram;
 use silta_model::Channel;
 use silta_server::Config;
-use silta_state::{Role, StateStore};
+use silta_state::{Actor, Role, StateStore};
 use tokio::io::AsyncBufReadExt;
 
 #[derive(Subcommand)]
@@ -48,8 +48,8 @@ async fn start_server() -> anyhow::Result<Server> {
     let data = tempfile::Builder::new().prefix("silta-bench-").tempdir()?;
     let (write_key, read_token) = {
         let state = StateStore::open(&data.path().join("state.redb"))?;
-        let source = state.add_source("bench", Channel::Server)?;
-        let token = state.add_token(Role::Analyst, "bench")?;
+        let source = state.add_source("bench", Channel::Server, &Actor::local())?;
+        let token = state.add_token(Role::Marketer, "bench", &Actor::local())?;
         (source.secret, token.secret)
     };
     let mut child = tokio::process::Command::new(std::env::current_exe()?)
