@@ -59,6 +59,11 @@ enum Command {
         #[command(subcommand)]
         command: commands::subjects::SubjectsCommand,
     },
+    /// Retention: delete what is older than the policy allows.
+    Retention {
+        #[command(subcommand)]
+        command: commands::retention::RetentionCommand,
+    },
     /// Load the seeded multi-channel demo data set through the ingestion path.
     Demo(commands::demo::DemoArgs),
     /// Benchmarks against a named peer measured in the same run.
@@ -101,6 +106,7 @@ fn main() -> anyhow::Result<()> {
                 commands::profiles::run_identity(config, command).await
             }
             Command::Subjects { command } => commands::subjects::run(config, command).await,
+            Command::Retention { command } => commands::retention::run(config, command).await,
             Command::Demo(args) => commands::demo::run(config, args).await,
             Command::Bench { command } => commands::bench::run(config, command).await,
         }

@@ -2,6 +2,7 @@
 //! write-key extraction, envelope parsing, per-event validation and normalisation. Pure functions
 //! over bytes; the HTTP layer lives in `silta-server`.
 
+mod bots;
 mod consent;
 mod decode;
 mod endpoint;
@@ -11,6 +12,7 @@ mod normalise;
 mod parse;
 mod write_key;
 
+pub use bots::{BotDetector, BotLimits};
 pub use consent::{anonymise, enforce_consent};
 pub use decode::decode_body;
 pub use endpoint::Endpoint;

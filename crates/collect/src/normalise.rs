@@ -270,6 +270,7 @@ impl Normaliser {
             utm_content: campaign.content,
             ip: ip.map(|ip| ip.to_string()),
             user_agent,
+            is_bot: false,
             revenue: known.revenue.as_ref().and_then(number_of),
             currency: text_of(known.currency.as_ref()),
             properties: incoming

@@ -96,6 +96,9 @@ pub struct Event {
     pub traits: String,
     pub context: String,
     pub integrations: String,
+    /// Flagged at collection: a crawler's user agent, a headless browser or a bot's rate.
+    #[serde(default)]
+    pub is_bot: bool,
 }
 
 /// An event (or a whole request body) that was refused, kept with its reason in the `quarantine`

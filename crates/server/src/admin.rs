@@ -8,9 +8,10 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use serde::Deserialize;
-use silta_model::{Channel, ConsentPolicy};
+use silta_model::Channel;
 use silta_state::{
-    AuditEntry, MAX_AUDIT_PAGE, NewSecret, Permission, Role, Source, Token, WriteKey,
+    AuditEntry, MAX_AUDIT_PAGE, NewSecret, Permission, Role, Source, SourcePolicies, Token,
+    WriteKey,
 };
 
 use crate::{ApiError, AppState, auth};
@@ -87,26 +88,27 @@ pub async fn add_source(
     Ok((StatusCode::CREATED, Json(created)))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SourceUpdate {
-    consent_policy: ConsentPolicy,
-}
-
-/// `PATCH /v1/sources/{id}`: what the source does with events without analytics consent.
+/// `PATCH /v1/sources/{id}`: what the source does with events without analytics consent
+/// (`consent_policy`) and with bots' events (`bot_policy`).
 pub async fn update_source(
     State(state): State<AppState>,
     ConnectInfo(address): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Path(source_id): Path<String>,
-    request: Result<Json<SourceUpdate>, JsonRejection>,
+    request: Result<Json<SourcePolicies>, JsonRejection>,
 ) -> Result<Json<Source>, ApiError> {
     let actor = auth::require_actor(&state, &headers, address, Permission::Administer)?;
-    let Json(request) = request?;
-    let source =
-        state
-            .credentials
-            .set_consent_policy(&source_id, request.consent_policy, &actor)?;
+    let Json(policies) = request?;
+    if policies == SourcePolicies::default() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "name `consent_policy` or `bot_policy`",
+        ));
+    }
+    let source = state
+        .credentials
+        .set_source_policies(&source_id, policies, &actor)?;
     Ok(Json(source))
 }
 

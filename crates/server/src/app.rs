@@ -10,8 +10,11 @@ use silta_state::StateStore;
 use silta_store::{EventStore, QueryLimits};
 use tower_http::cors::CorsLayer;
 
+use crate::config::Retention;
 use crate::rate_limit::RateLimiter;
-use crate::{Config, Ingestor, admin, consent, demo, ingest, profiles, query, subjects};
+use crate::{
+    Config, Ingestor, admin, bots, consent, demo, ingest, profiles, query, retention, subjects,
+};
 
 /// Everything a request handler needs. Cheap to clone.
 #[derive(Clone)]
@@ -20,11 +23,13 @@ pub struct AppState {
     pub store: Arc<EventStore>,
     pub ingestor: Ingestor,
     pub rate_limiter: Arc<RateLimiter>,
+    pub ip_rate_limiter: Arc<RateLimiter>,
     pub query_limits: QueryLimits,
     pub data_dir: std::path::PathBuf,
     pub identity: Arc<Identity>,
     /// Where browsers reach Silta (`https://cdp.example.com`), for analytics.js settings.
     pub public_url: Option<String>,
+    pub retention: Retention,
 }
 
 impl AppState {
@@ -41,10 +46,12 @@ impl AppState {
             store,
             ingestor,
             rate_limiter: Arc::new(RateLimiter::new(config.rate_limit_events_per_second)),
+            ip_rate_limiter: Arc::new(RateLimiter::new(config.rate_limit_events_per_second_per_ip)),
             query_limits,
             data_dir: config.data.clone(),
             identity,
             public_url: config.public_url.clone(),
+            retention: config.retention.clone(),
         }
     }
 }
@@ -71,6 +78,7 @@ pub fn app(state: AppState) -> Router {
         .route("/health", get(health))
         .route("/openapi.json", get(openapi))
         .route("/v1/query", post(query::query))
+        .route("/v1/bots", get(bots::report))
         .route(
             "/v1/sources",
             get(admin::list_sources).post(admin::add_source),
@@ -88,6 +96,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/tokens/{id}", delete(admin::revoke_token))
         .route("/v1/tokens/{id}/rotate", post(admin::rotate_token))
         .route("/v1/audit", get(admin::audit))
+        .route("/v1/retention/apply", post(retention::apply))
         .route("/v1/subjects/requests", get(subjects::list_requests))
         .route("/v1/subjects/requests/{id}", get(subjects::get_request))
         .route("/v1/subjects/{kind}/{value}", get(subjects::export))

@@ -2,7 +2,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
-use silta_collect::Limits;
+use silta_collect::{BotLimits, Limits};
 use silta_identity::IdentityConfig;
 
 /// Server configuration. Read from a TOML file, then `SILTA_*` environment variables, then
@@ -17,6 +17,8 @@ pub struct Config {
     pub truncate_ip: bool,
     /// Events per second each source may send; bursts of one second are allowed. 0 = no limit.
     pub rate_limit_events_per_second: u64,
+    /// Events per second one client address may send, across sources. 0 = no limit.
+    pub rate_limit_events_per_second_per_ip: u64,
     pub dedupe_window_hours: u64,
     pub flush_interval_ms: u64,
     pub flush_rows: usize,
@@ -37,6 +39,30 @@ pub struct Config {
     pub tls_key: Option<PathBuf>,
     /// New events of an erased person: refused (default) or stored anonymised.
     pub suppression: SuppressionMode,
+    pub retention: Retention,
+    /// Request rates beyond which live traffic counts as a bot's.
+    pub bots: BotLimits,
+}
+
+/// How long data is kept; applied at start and then every `interval_hours`. 0 keeps forever.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Retention {
+    /// Events whose day (UTC) is older than this many days are deleted (25 months).
+    pub events_days: u32,
+    /// Quarantined events received longer ago than this are deleted.
+    pub quarantine_days: u32,
+    pub interval_hours: u64,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention {
+            events_days: 762,
+            quarantine_days: 30,
+            interval_hours: 24,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -80,6 +106,7 @@ impl Default for Config {
             limits: Limits::default(),
             truncate_ip: true,
             rate_limit_events_per_second: 1_000_000,
+            rate_limit_events_per_second_per_ip: 50_000,
             dedupe_window_hours: 24,
             flush_interval_ms: 5_000,
             flush_rows: 200_000,
@@ -93,6 +120,8 @@ impl Default for Config {
             tls_cert: None,
             tls_key: None,
             suppression: SuppressionMode::default(),
+            retention: Retention::default(),
+            bots: BotLimits::default(),
         }
     }
 }

@@ -123,10 +123,7 @@ pub async fn load_demo(
             Endpoint::Batch,
             &state.ingestor.normaliser.limits,
         )?;
-        let outcome = state
-            .ingestor
-            .ingest(&parsed, &meta, source.consent_policy)
-            .await?;
+        let outcome = state.ingestor.ingest(&parsed, &meta, source, false).await?;
         accepted += outcome.accepted;
         rejected += outcome.rejected.len();
     }

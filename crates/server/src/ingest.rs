@@ -13,11 +13,11 @@ use chrono::Utc;
 use serde::Serialize;
 use serde_json::json;
 use silta_collect::{
-    CollectError, Endpoint, Normaliser, ParsedRequest, RequestMeta, WriteKeySources, anonymise,
-    collect_events, decode_body, enforce_consent, extract_write_key, parse_request,
+    BotDetector, CollectError, Endpoint, Normaliser, ParsedRequest, RequestMeta, WriteKeySources,
+    anonymise, collect_events, decode_body, enforce_consent, extract_write_key, parse_request,
 };
 use silta_identity::{IdentityConfig, identifier_keys};
-use silta_model::{ConsentConfig, ConsentPolicy, Event, Ingested, Rejected};
+use silta_model::{BotPolicy, ConsentConfig, Event, Ingested, Rejected};
 use silta_state::{Source, StateStore, Suppression};
 use silta_wal::Wal;
 
@@ -37,6 +37,7 @@ pub struct Ingestor {
     /// Identifiers of erased people, and what happens to their new events.
     pub suppression: Arc<RwLock<Suppression>>,
     pub suppression_mode: SuppressionMode,
+    pub bots: Arc<BotDetector>,
 }
 
 /// What the client is told about an accepted request.
@@ -45,8 +46,8 @@ pub struct IngestOutcome {
     pub success: bool,
     pub accepted: usize,
     pub rejected: Vec<RejectedEvent>,
-    /// Valid events not stored: the source drops events without analytics consent, or they
-    /// name an erased person.
+    /// Valid events not stored: the source drops bots' events or events without analytics
+    /// consent, or they name an erased person.
     #[serde(skip_serializing_if = "is_zero")]
     pub withheld: usize,
 }
@@ -78,17 +79,26 @@ fn encode(record: Ingested) -> Result<(Vec<u8>, Ingested), ApiError> {
 }
 
 impl Ingestor {
-    /// Makes a parsed request's events durable; invalid ones go to quarantine. The source's
-    /// consent policy applies to the valid ones.
+    /// Makes a parsed request's events durable; invalid ones go to quarantine. Bots are
+    /// flagged (by request rates too when the traffic is `live`) and the source's consent and
+    /// bot policies apply to the valid events.
     pub async fn ingest(
         &self,
         request: &ParsedRequest<'_>,
         meta: &RequestMeta,
-        consent_policy: ConsentPolicy,
+        source: &Source,
+        live: bool,
     ) -> Result<IngestOutcome, ApiError> {
         let mut collected = collect_events(request, meta, &self.normaliser);
-        let withheld = enforce_consent(&mut collected.accepted, consent_policy, &self.consent)
-            + self.enforce_suppression(&mut collected.accepted);
+        let events = &mut collected.accepted;
+        self.bots.flag(events, meta.peer_ip, meta.channel, live);
+        let before = events.len();
+        if source.bot_policy == BotPolicy::Drop {
+            events.retain(|event| !event.is_bot);
+        }
+        let withheld = before - events.len()
+            + enforce_consent(events, source.consent_policy, &self.consent)
+            + self.enforce_suppression(events);
         let accepted = collected.accepted.len();
         let mut records = Vec::with_capacity(accepted + collected.rejected.len());
         let mut rejected = Vec::with_capacity(collected.rejected.len());
@@ -183,23 +193,31 @@ fn resolve_source(state: &AppState, write_key: Option<String>) -> Result<Source,
         .ok_or_else(|| ApiError::unauthorized("unknown write key"))
 }
 
-/// Takes `events` from the source's rate limit, or says when to retry.
-fn admit(state: &AppState, source: &Source, events: usize) -> Result<(), ApiError> {
+/// Takes `events` from the rate limits of the client address and of the source, or says when
+/// to retry.
+fn admit(
+    state: &AppState,
+    peer: std::net::IpAddr,
+    source: &Source,
+    events: usize,
+) -> Result<(), ApiError> {
+    let refuse = |what: String, wait_seconds: u64| {
+        let mut error = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!("{what} is over its rate limit; retry in {wait_seconds} s"),
+        );
+        error.retry_after_seconds = Some(wait_seconds);
+        error
+    };
+    state
+        .ip_rate_limiter
+        .admit(&peer.to_string(), events)
+        .map_err(|wait| refuse("this client address".to_string(), wait))?;
     state
         .rate_limiter
         .admit(&source.id, events)
-        .map_err(|wait_seconds| {
-            let mut error = ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate_limited",
-                format!(
-                    "source {} is over its rate limit; retry in {wait_seconds} s",
-                    source.id
-                ),
-            );
-            error.retry_after_seconds = Some(wait_seconds);
-            error
-        })
+        .map_err(|wait| refuse(format!("source {}", source.id), wait))
 }
 
 /// `POST /v1/{kind}`: every Segment call type, long and short paths, batch and import.
@@ -250,7 +268,7 @@ pub async fn ingest(
             if let Some(write_key) = extract_write_key(key_sources)
                 && let Ok(source) = resolve_source(&state, Some(write_key))
             {
-                admit(&state, &source, 1)?;
+                admit(&state, peer.ip(), &source, 1)?;
                 state
                     .ingestor
                     .quarantine_body(&decoded, &meta_for(&source), error.to_string())
@@ -264,10 +282,12 @@ pub async fn ingest(
         ..key_sources
     });
     let source = resolve_source(&state, write_key)?;
-    admit(&state, &source, parsed.events.len())?;
+    admit(&state, peer.ip(), &source, parsed.events.len())?;
+    // An import carries history, not live traffic.
+    let live = kind != "import";
     let outcome = state
         .ingestor
-        .ingest(&parsed, &meta_for(&source), source.consent_policy)
+        .ingest(&parsed, &meta_for(&source), &source, live)
         .await?;
     if let (Endpoint::Single(_), Some(rejected)) = (endpoint, outcome.rejected.first()) {
         return Err(ApiError::new(

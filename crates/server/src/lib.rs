@@ -4,6 +4,7 @@
 mod admin;
 mod app;
 mod auth;
+mod bots;
 mod config;
 mod consent;
 mod demo;
@@ -12,15 +13,17 @@ mod ingest;
 mod profiles;
 mod query;
 mod rate_limit;
+mod retention;
 mod runtime;
 mod subjects;
 
 pub use app::{AppState, app};
-pub use config::{Config, MIN_ADMIN_TOKEN_CHARS, Secret, SuppressionMode};
+pub use config::{Config, MIN_ADMIN_TOKEN_CHARS, Retention, Secret, SuppressionMode};
 pub use demo::{DemoReport, DemoRequest, load_demo};
 pub use error::ApiError;
 pub use ingest::{IngestOutcome, Ingestor};
 pub use profiles::{MergeHistory, ProfileView};
+pub use retention::apply_retention;
 pub use runtime::{
     Silta, install_tls_provider, local_admin_token_path, open_offline, server_info_path,
 };

@@ -1,5 +1,5 @@
-//! Per-source token buckets: a source may send `rate` events a second, with bursts of one
-//! second's worth.
+//! Token buckets per key (a source, a client address): a key may send `rate` events a second,
+//! with bursts of one second's worth.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -9,6 +9,10 @@ pub struct RateLimiter {
     events_per_second: f64,
     buckets: Mutex<HashMap<String, Bucket>>,
 }
+
+/// Keys tracked before idle ones are forgotten (many client addresses must not grow the map
+/// without bound).
+const MAX_KEYS: usize = 100_000;
 
 struct Bucket {
     tokens: f64,
@@ -24,8 +28,8 @@ impl RateLimiter {
         }
     }
 
-    /// Takes `events` tokens from the source's bucket, or says how many seconds to wait.
-    pub fn admit(&self, source_id: &str, events: usize) -> Result<(), u64> {
+    /// Takes `events` tokens from the key's bucket, or says how many seconds to wait.
+    pub fn admit(&self, key: &str, events: usize) -> Result<(), u64> {
         if self.events_per_second <= 0.0 {
             return Ok(());
         }
@@ -34,7 +38,11 @@ impl RateLimiter {
             .buckets
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let bucket = buckets.entry(source_id.to_string()).or_insert(Bucket {
+        if buckets.len() >= MAX_KEYS {
+            // A bucket idle for a second is full again: forgetting it changes nothing.
+            buckets.retain(|_, bucket| now.duration_since(bucket.refilled_at).as_secs_f64() < 1.0);
+        }
+        let bucket = buckets.entry(key.to_string()).or_insert(Bucket {
             tokens: self.events_per_second,
             refilled_at: now,
         });
@@ -61,7 +69,7 @@ mod tests {
         let limiter = RateLimiter::new(10);
         assert!(limiter.admit("web", 10).is_ok());
         assert_eq!(limiter.admit("web", 5), Err(1));
-        assert!(limiter.admit("app", 5).is_ok(), "buckets are per source");
+        assert!(limiter.admit("app", 5).is_ok(), "buckets are per key");
         assert!(RateLimiter::new(0).admit("web", 1_000_000).is_ok());
     }
 }

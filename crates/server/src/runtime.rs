@@ -171,6 +171,7 @@ impl Silta {
             identity: Arc::new(config.identity.clone()),
             suppression: Arc::new(std::sync::RwLock::new(credentials.suppression()?)),
             suppression_mode: config.suppression,
+            bots: Arc::new(silta_collect::BotDetector::new(config.bots)),
         };
         let query_limits = QueryLimits {
             timeout: Duration::from_millis(config.query_timeout_ms),
@@ -215,9 +216,14 @@ impl Silta {
         };
         self.publish_for_cli(address)?;
         ready(address);
+        let retention = tokio::spawn(crate::retention::run_schedule(
+            self.state.clone(),
+            self.config.retention.clone(),
+        ));
         let router =
             app(self.state.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>();
         let served = serve_until(listener, router, tls, shutdown).await;
+        retention.abort();
         let _ = std::fs::remove_file(server_info_path(&data));
         let _ = std::fs::remove_file(local_admin_token_path(&data));
         let _ = self

@@ -293,6 +293,44 @@ async fn every_refusal_has_the_status_clients_act_on_and_a_json_error() {
 }
 
 #[tokio::test]
+async fn one_client_address_is_limited_across_sources() {
+    let silta = TestSilta::start_with(tempfile::tempdir().expect("tempdir"), |config| {
+        config.rate_limit_events_per_second_per_ip = 5;
+    })
+    .await;
+    let second_key = silta
+        .silta
+        .state
+        .credentials
+        .add_source(
+            "App",
+            silta_model::Channel::App,
+            &silta_state::Actor::System,
+        )
+        .expect("source")
+        .secret;
+    let track = |write_key: &str| {
+        let body = json!({"event": "E", "userId": "u", "writeKey": write_key}).to_string();
+        Request::post("/v1/track")
+            .header("content-type", "application/json")
+            .body(Body::from(body))
+            .expect("request")
+    };
+    let one = std::net::SocketAddr::from(([203, 0, 113, 1], 5000));
+    let other = std::net::SocketAddr::from(([203, 0, 113, 2], 5000));
+    for _ in 0..5 {
+        let (status, _, _) = silta.send_from(track(&silta.write_key), one).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    let (status, headers, answer) = silta.send_from(track(&second_key), one).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{answer}");
+    assert_eq!(answer["error"]["code"], "rate_limited");
+    assert!(headers.contains_key("retry-after"));
+    let (status, _, _) = silta.send_from(track(&second_key), other).await;
+    assert_eq!(status, StatusCode::OK, "another address has its own limit");
+}
+
+#[tokio::test]
 async fn duplicate_message_ids_are_dropped_per_source_also_across_restarts() {
     let data = tempfile::tempdir().expect("tempdir");
     let event =

@@ -97,10 +97,18 @@ impl TestSilta {
         &self,
         request: Request<Body>,
     ) -> (StatusCode, axum::http::HeaderMap, serde_json::Value) {
+        self.send_from(request, SocketAddr::from(([198, 51, 100, 23], 40000)))
+            .await
+    }
+
+    /// [`TestSilta::send`] from a client at `peer`.
+    pub async fn send_from(
+        &self,
+        request: Request<Body>,
+        peer: SocketAddr,
+    ) -> (StatusCode, axum::http::HeaderMap, serde_json::Value) {
         let mut request = request;
-        request
-            .extensions_mut()
-            .insert(ConnectInfo(SocketAddr::from(([198, 51, 100, 23], 40000))));
+        request.extensions_mut().insert(ConnectInfo(peer));
         let response = self
             .router
             .clone()

@@ -235,7 +235,7 @@ async fn a_source_drops_or_anonymises_events_without_analytics_consent() {
         .as_array()
         .expect("entries")
         .iter()
-        .filter(|entry| entry["action"] == "source.consent_policy_changed")
+        .filter(|entry| entry["action"] == "source.policies_changed")
         .map(|entry| entry["detail"]["consent_policy"].as_str().expect("policy"))
         .collect();
     assert_eq!(policies, ["drop", "anonymise", "keep"]);

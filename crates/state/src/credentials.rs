@@ -9,7 +9,7 @@ use redb::{
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use silta_model::{Channel, ConsentPolicy};
+use silta_model::{BotPolicy, Channel, ConsentPolicy};
 
 use crate::Role;
 use crate::audit::{self, AUDIT, Actor, Change};
@@ -61,6 +61,19 @@ pub struct Source {
     /// What happens to this source's events that do not grant analytics consent.
     #[serde(default)]
     pub consent_policy: ConsentPolicy,
+    /// What happens to this source's events flagged as a bot's.
+    #[serde(default)]
+    pub bot_policy: BotPolicy,
+}
+
+/// Policies to change on a source; `None` leaves one as it is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourcePolicies {
+    #[serde(default)]
+    pub consent_policy: Option<ConsentPolicy>,
+    #[serde(default)]
+    pub bot_policy: Option<BotPolicy>,
 }
 
 /// One of a source's write keys. A source may have several at once, so that senders can move
@@ -200,6 +213,7 @@ impl StateStore {
             channel,
             created_at: Utc::now(),
             consent_policy: ConsentPolicy::default(),
+            bot_policy: BotPolicy::default(),
         };
         let (secret, key) = new_write_key(&source.id);
         let transaction = self.database.begin_write()?;
@@ -236,11 +250,12 @@ impl StateStore {
         Ok(listed)
     }
 
-    /// Sets what a source does with events that do not grant analytics consent.
-    pub fn set_consent_policy(
+    /// Sets what a source does with events that do not grant analytics consent and with events
+    /// flagged as a bot's.
+    pub fn set_source_policies(
         &self,
         source_id: &str,
-        policy: ConsentPolicy,
+        policies: SourcePolicies,
         actor: &Actor,
     ) -> Result<Source, StateError> {
         let transaction = self.database.begin_write()?;
@@ -250,7 +265,8 @@ impl StateStore {
                 Some(value) => decode(value.value())?,
                 None => return Err(StateError::NotFound(format!("source {source_id}"))),
             };
-            source.consent_policy = policy;
+            source.consent_policy = policies.consent_policy.unwrap_or(source.consent_policy);
+            source.bot_policy = policies.bot_policy.unwrap_or(source.bot_policy);
             sources.insert(source_id, encode(&source)?.as_slice())?;
             source
         };
@@ -258,9 +274,12 @@ impl StateStore {
             &transaction,
             Change {
                 actor,
-                action: "source.consent_policy_changed",
+                action: "source.policies_changed",
                 target: source_id,
-                detail: json!({"consent_policy": policy}),
+                detail: json!({
+                    "consent_policy": source.consent_policy,
+                    "bot_policy": source.bot_policy,
+                }),
             },
         )?;
         transaction.commit()?;
@@ -633,6 +652,7 @@ mod tests {
             channel: Channel::Shop,
             created_at: Utc::now(),
             consent_policy: ConsentPolicy::Keep,
+            bot_policy: BotPolicy::Flag,
         };
         {
             let database = Database::create(&path).expect("creates");

@@ -8,6 +8,6 @@ mod roles;
 mod subjects;
 
 pub use audit::{Actor, AuditEntry, Change, MAX_AUDIT_PAGE};
-pub use credentials::{NewSecret, Source, StateError, StateStore, Token, WriteKey};
+pub use credentials::{NewSecret, Source, SourcePolicies, StateError, StateStore, Token, WriteKey};
 pub use roles::{Permission, Role, UnknownRole};
 pub use subjects::{RequestStatus, SubjectRequest, Suppression};

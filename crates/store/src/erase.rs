@@ -133,7 +133,7 @@ fn cell(column: &StringArray, row: usize) -> Option<&str> {
 
 /// What an erasure or a retention run removed. Row counts are unknown (`None`) when whole
 /// files went at once.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Erased {
     pub events: Option<u64>,
     pub quarantined: Option<u64>,
@@ -149,6 +149,7 @@ async fn purge(
     predicate: Expr,
     erased: &mut Erased,
 ) -> Result<(DeltaTable, Option<u64>), StoreError> {
+    let version_before = table.version();
     let (table, deleted) = table.delete().with_predicate(predicate).await?;
     let rows = deleted.num_deleted_rows.map(|rows| rows as u64);
     let (table, vacuumed) = table
@@ -158,6 +159,10 @@ async fn purge(
         .with_mode(VacuumMode::Full)
         .await?;
     erased.files += vacuumed.files_deleted.len() as u64;
+    if table.version() == version_before {
+        // Nothing matched and nothing was left to vacuum: the log names no deleted row.
+        return Ok((table, rows));
+    }
     deltalake::checkpoints::create_checkpoint(&table, None).await?;
     let version = table.version().unwrap_or_default();
     // Every log file before the checkpoint, however recent.
@@ -169,7 +174,10 @@ async fn purge(
         None,
     )
     .await? as u64;
-    Ok((table, rows))
+    // The table in memory still lists the deleted log files; read it again from the checkpoint.
+    let mut reloaded = DeltaTable::new(table.log_store());
+    reloaded.load().await?;
+    Ok((reloaded, rows))
 }
 
 impl EventStore {

@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, AsArray, Date32Builder, Float64Builder, RecordBatch, StringArray,
-    StringBuilder, TimestampMicrosecondArray, TimestampMicrosecondBuilder,
+    Array, ArrayRef, AsArray, BooleanBuilder, Date32Builder, Float64Builder, RecordBatch,
+    StringArray, StringBuilder, TimestampMicrosecondArray, TimestampMicrosecondBuilder,
 };
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Float64Type, TimestampMicrosecondType};
@@ -47,9 +47,11 @@ pub fn events_batch(events: &[&Event]) -> Result<RecordBatch, ArrowError> {
         utc_timestamps(builder)
     };
     let mut revenue = Float64Builder::with_capacity(events.len());
+    let mut is_bot = BooleanBuilder::with_capacity(events.len());
     let mut event_date = Date32Builder::with_capacity(events.len());
     for event in events {
         revenue.append_option(event.revenue);
+        is_bot.append_value(event.is_bot);
         event_date.append_value(days_since_epoch(&event.timestamp));
     }
     let columns: Vec<ArrayRef> = vec![
@@ -84,6 +86,7 @@ pub fn events_batch(events: &[&Event]) -> Result<RecordBatch, ArrowError> {
         text_column(&|event| Some(&event.traits)),
         text_column(&|event| Some(&event.context)),
         text_column(&|event| Some(&event.integrations)),
+        Arc::new(is_bot.finish()),
         Arc::new(event_date.finish()),
     ];
     RecordBatch::try_new(EVENTS_SCHEMA.clone(), columns)
@@ -145,6 +148,10 @@ pub fn events_from_batch(batch: &RecordBatch) -> Result<Vec<Event>, StoreError> 
         .column_by_name("revenue")
         .and_then(|column| column.as_primitive_opt::<Float64Type>())
         .ok_or(StoreError::UnexpectedColumns("events"))?;
+    // Absent when a query did not select it: not flagged.
+    let is_bot = batch
+        .column_by_name("is_bot")
+        .and_then(|column| column.as_boolean_opt());
     let mut events = Vec::with_capacity(batch.num_rows());
     for row in 0..batch.num_rows() {
         let optional = |column: usize| -> Option<String> {
@@ -195,6 +202,7 @@ pub fn events_from_batch(batch: &RecordBatch) -> Result<Vec<Event>, StoreError> 
             traits: required(23),
             context: required(24),
             integrations: required(25),
+            is_bot: is_bot.is_some_and(|flags| flags.is_valid(row) && flags.value(row)),
         });
     }
     Ok(events)

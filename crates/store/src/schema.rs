@@ -47,6 +47,8 @@ pub static EVENTS_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
         text("traits", false),
         text("context", false),
         text("integrations", false),
+        // Nullable: files written before the column existed read as null.
+        Field::new("is_bot", DataType::Boolean, true),
         Field::new(EVENT_DATE_COLUMN, DataType::Date32, false),
     ]))
 });

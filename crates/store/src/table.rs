@@ -51,10 +51,12 @@ impl DeltaTableHandle {
         partition_columns: &[&str],
     ) -> Result<DeltaTableHandle, StoreError> {
         let (directory, url) = table_url(root, name)?;
-        if directory.join("_delta_log").is_dir() {
-            return DeltaTableHandle::open_existing(root, name).await;
-        }
         let kernel_schema: StructType = schema.as_ref().try_into_kernel()?;
+        if directory.join("_delta_log").is_dir() {
+            let table = builder(url)?.load().await?;
+            let table = add_missing_columns(table, &kernel_schema).await?;
+            return DeltaTableHandle::from_table(name, table).await;
+        }
         let table = builder(url)?
             .build()?
             .create()
@@ -145,6 +147,29 @@ impl DeltaTableHandle {
         let provider = table.table_provider().await?;
         Ok((table, provider, metrics.num_files_removed))
     }
+}
+
+/// Adds the (nullable) columns of `schema` that a table written by an earlier version lacks;
+/// its existing files read them as null.
+async fn add_missing_columns(
+    table: DeltaTable,
+    schema: &StructType,
+) -> Result<DeltaTable, StoreError> {
+    let existing: Vec<String> = table
+        .snapshot()?
+        .schema()
+        .fields()
+        .map(|field| field.name().to_string())
+        .collect();
+    let missing: Vec<_> = schema
+        .fields()
+        .filter(|field| !existing.iter().any(|name| name == field.name()))
+        .cloned()
+        .collect();
+    if missing.is_empty() {
+        return Ok(table);
+    }
+    Ok(table.add_columns().with_fields(missing).await?)
 }
 
 /// Tables live on local disk, written through [`DurableLocalFiles`].

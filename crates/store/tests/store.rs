@@ -41,6 +41,7 @@ fn event(message_id: &str, day: u32) -> Ingested {
         traits: "{}".to_string(),
         context: "{}".to_string(),
         integrations: "{}".to_string(),
+        is_bot: day == 3,
     }))
 }
 
@@ -143,5 +144,51 @@ async fn commits_record_their_wal_position_and_compaction_keeps_every_row() {
         reopened.stats().buffered_rows,
         0,
         "persisted lsn skipped, known id dropped"
+    );
+}
+
+#[tokio::test]
+async fn a_table_written_before_a_column_existed_gains_it_on_open() {
+    use deltalake::kernel::StructType;
+    use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
+
+    let directory = tempfile::tempdir().expect("tempdir");
+    let events = directory.path().join("events");
+    std::fs::create_dir_all(&events).expect("creates");
+    let url = url::Url::from_directory_path(&events).expect("url");
+    let schema: StructType = silta_store::EVENTS_SCHEMA
+        .as_ref()
+        .try_into_kernel()
+        .expect("kernel schema");
+    let earlier_fields: Vec<_> = schema
+        .fields()
+        .filter(|field| field.name() != "is_bot")
+        .cloned()
+        .collect();
+    deltalake::DeltaTableBuilder::from_url(url)
+        .expect("builder")
+        .build()
+        .expect("table")
+        .create()
+        .with_columns(earlier_fields)
+        .with_partition_columns(["event_date".to_string()])
+        .await
+        .expect("creates the earlier layout");
+
+    let store = EventStore::open(directory.path(), StoreOptions::default())
+        .await
+        .expect("opens and evolves");
+    let mut applier = Applier::new(store.clone()).await.expect("applier");
+    applier
+        .apply(vec![(1, event("human", 2)), (2, event("bot", 3))])
+        .expect("applies");
+    store.flush().await.expect("commits with the new column");
+    assert_eq!(
+        count(
+            &store,
+            "SELECT count(*) AS n, sum(CASE WHEN is_bot THEN 1 ELSE 0 END) AS bots FROM events"
+        )
+        .await,
+        serde_json::json!({"n": 2, "bots": 1})
     );
 }

@@ -2,6 +2,7 @@ pub mod audit;
 pub mod bench;
 pub mod demo;
 pub mod profiles;
+pub mod retention;
 pub mod serve;
 pub mod sources;
 pub mod sql;

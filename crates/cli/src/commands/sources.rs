@@ -1,8 +1,8 @@
 use clap::Subcommand;
 use serde_json::json;
-use silta_model::{Channel, ConsentPolicy};
+use silta_model::{BotPolicy, Channel, ConsentPolicy};
 use silta_server::Config;
-use silta_state::{Actor, NewSecret, Source, WriteKey};
+use silta_state::{Actor, NewSecret, Source, SourcePolicies, WriteKey};
 
 use crate::client::{self, Target};
 
@@ -25,11 +25,15 @@ pub enum SourcesCommand {
     AddKey { source_id: String },
     /// Revoke a write key; it stops working at once.
     RevokeKey { source_id: String, key_id: String },
-    /// Set what the source does with events that do not grant analytics consent.
-    ConsentPolicy {
+    /// Set what the source does with events without analytics consent and with bots' events.
+    Policies {
         source_id: String,
-        /// keep (default), drop or anonymise
-        policy: ConsentPolicy,
+        /// keep (default), drop or anonymise events that do not grant analytics consent
+        #[arg(long)]
+        consent: Option<ConsentPolicy>,
+        /// flag (default) or drop events flagged as a bot's
+        #[arg(long)]
+        bots: Option<BotPolicy>,
     },
 }
 
@@ -59,11 +63,12 @@ pub async fn run(config: Config, command: SourcesCommand) -> anyhow::Result<()> 
             };
             for source in sources {
                 println!(
-                    "{}\t{}\t{}\tconsent:{}\t{}",
+                    "{}\t{}\t{}\tconsent:{}\tbots:{}\t{}",
                     source.id,
                     source.channel,
                     source.created_at.to_rfc3339(),
                     source.consent_policy,
+                    source.bot_policy,
                     source.name
                 );
             }
@@ -96,23 +101,32 @@ pub async fn run(config: Config, command: SourcesCommand) -> anyhow::Result<()> 
             );
             println!("{}", created.secret);
         }
-        SourcesCommand::ConsentPolicy { source_id, policy } => {
+        SourcesCommand::Policies {
+            source_id,
+            consent,
+            bots,
+        } => {
+            let policies = SourcePolicies {
+                consent_policy: consent,
+                bot_policy: bots,
+            };
+            anyhow::ensure!(
+                policies != SourcePolicies::default(),
+                "name --consent or --bots"
+            );
             let source: Source = match target {
                 Target::Local(state) => {
-                    state.set_consent_policy(&source_id, policy, &Actor::local())?
+                    state.set_source_policies(&source_id, policies, &Actor::local())?
                 }
                 Target::Server(server) => {
                     server
-                        .patch(
-                            &format!("/v1/sources/{source_id}"),
-                            &json!({"consent_policy": policy}),
-                        )
+                        .patch(&format!("/v1/sources/{source_id}"), &policies)
                         .await?
                 }
             };
             eprintln!(
-                "source {} now applies consent policy {}",
-                source.id, source.consent_policy
+                "source {}: consent policy {}, bot policy {}",
+                source.id, source.consent_policy, source.bot_policy
             );
         }
         SourcesCommand::RevokeKey { source_id, key_id } => {

@@ -56,6 +56,7 @@ async fn start_server() -> anyhow::Result<Server> {
         .args(["serve", "--listen", "127.0.0.1:0", "--data"])
         .arg(data.path())
         .env("SILTA_RATE_LIMIT_EVENTS_PER_SECOND", "0")
+        .env("SILTA_RATE_LIMIT_EVENTS_PER_SECOND_PER_IP", "0")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .kill_on_drop(true)
