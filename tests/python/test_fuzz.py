@@ -1,8 +1,11 @@
 """Schemathesis generates requests from the OpenAPI document the server serves, valid and
 invalid, for every operation, and checks that none gets a 5xx or breaks the server."""
 
+import json
+import re
 import subprocess
 import sys
+import urllib.request
 
 from conftest import Silta
 
@@ -27,8 +30,14 @@ def test_no_generated_request_gets_a_server_error(tmp_path):
             capture_output=True, text=True, timeout=1800,
         )
         assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
-        assert "not_a_server_error" in done.stdout, done.stdout[-3000:]
+        counts = re.search(r"(\d+) generated, (\d+) passed", done.stdout)
+        assert counts, done.stdout[-3000:]
+        generated, passed = map(int, counts.groups())
+        assert generated == passed and generated >= 1000, done.stdout[-3000:]
         assert server.process.poll() is None, "the server survived"
-        assert server.get(admin, "/v1/sources")
+        # The fuzzer may well have revoked the tokens it was given (it follows the ids that
+        # listings return); the server must still answer.
+        with urllib.request.urlopen(server.url + "/health", timeout=30) as response:
+            assert json.load(response)["status"] == "ok"
     finally:
         server.stop()

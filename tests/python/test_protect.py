@@ -1,6 +1,7 @@
 """Protection as an operator sees it: HTTPS with a real client, the CLI through a TLS server,
 and a server log that holds no personal data, tokens or write keys."""
 
+import http.client
 import json
 import ssl
 import subprocess
@@ -20,6 +21,8 @@ def certificate(tmp_path):
     subprocess.run(
         ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
          "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+         # A server certificate, not a CA: rustls refuses a CA certificate used as one.
+         "-addext", "basicConstraints=critical,CA:FALSE",
          "-keyout", str(key), "-out", str(cert)],
         check=True, capture_output=True,
     )
@@ -50,8 +53,8 @@ def test_https_serves_real_clients_and_the_cli(tmp_path, certificate, monkeypatc
             rows = json.load(response)["rows"]
         assert rows == [{"user_id": "user-tls", "event": "Checkout Started"}]
 
-        # Plain HTTP on the TLS port gets no answer.
-        with pytest.raises((urllib.error.URLError, ConnectionError)):
+        # Plain HTTP on the TLS port gets no HTTP answer.
+        with pytest.raises((urllib.error.URLError, ConnectionError, http.client.HTTPException)):
             urllib.request.urlopen(server.url.replace("https://", "http://") + "/health", timeout=10)
 
         # The CLI reaches the running server over TLS, trusting exactly its certificate.
@@ -85,7 +88,7 @@ def test_the_server_log_holds_no_personal_data_or_secrets(tmp_path):
     )
     with pytest.raises(urllib.error.HTTPError):
         urllib.request.urlopen(bad, timeout=30)
-    assert server.get(token, f"/v1/profiles/email/{email}")["traits"]["email"] == email
+    assert server.get(token, f"/v1/profiles/email/{email}")["traits"]["email"]["value"] == email
     with pytest.raises(urllib.error.HTTPError):
         server.get(token, "/v1/profiles/email/nobody.secret@example.com")
     server.stop()

@@ -53,5 +53,9 @@ pub fn load(overrides: &Overrides<'_>) -> anyhow::Result<Config> {
             figment = figment.merge(Serialized::default("tls_key", key));
         }
     }
-    figment.extract().context("invalid configuration")
+    let mut config: Config = figment.extract().context("invalid configuration")?;
+    // Tables are addressed by URL, which needs an absolute path.
+    config.data = std::path::absolute(&config.data)
+        .with_context(|| format!("data directory {}", config.data.display()))?;
+    Ok(config)
 }
