@@ -10,6 +10,7 @@ mod error;
 mod limits;
 mod normalise;
 mod parse;
+mod pseudonymise;
 mod write_key;
 
 pub use bots::{BotDetector, BotLimits};
@@ -20,6 +21,7 @@ pub use error::CollectError;
 pub use limits::Limits;
 pub use normalise::{Normaliser, RequestMeta, truncate_ip};
 pub use parse::{ParsedRequest, parse_request};
+pub use pseudonymise::{MIN_KEY_BYTES, PseudonymError, Pseudonymiser};
 pub use write_key::{WriteKeySources, extract_write_key};
 
 /// The outcome of one request: events ready for the WAL and the ones refused, in request order

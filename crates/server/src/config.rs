@@ -42,6 +42,17 @@ pub struct Config {
     pub retention: Retention,
     /// Request rates beyond which live traffic counts as a bot's.
     pub bots: BotLimits,
+    pub pseudonymise: Pseudonymisation,
+}
+
+/// Fields replaced by a keyed hash at collection, e.g. `["traits.email", "user_id"]`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Pseudonymisation {
+    pub fields: Vec<String>,
+    /// The key: a file of at least 32 bytes outside the data directory, so that a copy of the
+    /// data alone cannot be re-identified by hashing guesses.
+    pub key_file: Option<PathBuf>,
 }
 
 /// How long data is kept; applied at start and then every `interval_hours`. 0 keeps forever.
@@ -122,6 +133,7 @@ impl Default for Config {
             suppression: SuppressionMode::default(),
             retention: Retention::default(),
             bots: BotLimits::default(),
+            pseudonymise: Pseudonymisation::default(),
         }
     }
 }

@@ -13,8 +13,9 @@ use chrono::Utc;
 use serde::Serialize;
 use serde_json::json;
 use silta_collect::{
-    BotDetector, CollectError, Endpoint, Normaliser, ParsedRequest, RequestMeta, WriteKeySources,
-    anonymise, collect_events, decode_body, enforce_consent, extract_write_key, parse_request,
+    BotDetector, CollectError, Endpoint, Normaliser, ParsedRequest, Pseudonymiser, RequestMeta,
+    WriteKeySources, anonymise, collect_events, decode_body, enforce_consent, extract_write_key,
+    parse_request,
 };
 use silta_identity::{IdentityConfig, identifier_keys};
 use silta_model::{BotPolicy, ConsentConfig, Event, Ingested, Rejected};
@@ -38,6 +39,8 @@ pub struct Ingestor {
     pub suppression: Arc<RwLock<Suppression>>,
     pub suppression_mode: SuppressionMode,
     pub bots: Arc<BotDetector>,
+    /// Replaces configured fields by keyed hashes before anything is stored.
+    pub pseudonymiser: Option<Arc<Pseudonymiser>>,
 }
 
 /// What the client is told about an accepted request.
@@ -90,6 +93,15 @@ impl Ingestor {
         live: bool,
     ) -> Result<IngestOutcome, ApiError> {
         let mut collected = collect_events(request, meta, &self.normaliser);
+        if let Some(pseudonymiser) = &self.pseudonymiser {
+            collected
+                .accepted
+                .iter_mut()
+                .for_each(|event| pseudonymiser.apply(event));
+            for refused in &mut collected.rejected {
+                pseudonymiser.apply_to_payload(&mut refused.rejected.payload);
+            }
+        }
         let events = &mut collected.accepted;
         self.bots.flag(events, meta.peer_ip, meta.channel, live);
         let before = events.len();

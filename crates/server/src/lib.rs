@@ -18,7 +18,9 @@ mod runtime;
 mod subjects;
 
 pub use app::{AppState, app};
-pub use config::{Config, MIN_ADMIN_TOKEN_CHARS, Retention, Secret, SuppressionMode};
+pub use config::{
+    Config, MIN_ADMIN_TOKEN_CHARS, Pseudonymisation, Retention, Secret, SuppressionMode,
+};
 pub use demo::{DemoReport, DemoRequest, load_demo};
 pub use error::ApiError;
 pub use ingest::{IngestOutcome, Ingestor};

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum_server::tls_rustls::RustlsConfig;
-use silta_collect::Normaliser;
+use silta_collect::{Normaliser, Pseudonymiser};
 use silta_identity::{Identity, SqlTables};
 use silta_model::Ingested;
 use silta_state::{Actor, Change, Role, StateStore};
@@ -58,6 +58,8 @@ pub enum StartError {
     WeakAdminToken,
     #[error("tls_cert and tls_key must be given together")]
     HalfTls,
+    #[error("pseudonymise: {0}")]
+    Pseudonymise(String),
     #[error("i/o error on {path}: {source}")]
     Io {
         path: PathBuf,
@@ -112,6 +114,7 @@ impl Silta {
         if config.tls_cert.is_some() != config.tls_key.is_some() {
             return Err(StartError::HalfTls);
         }
+        let pseudonymiser = pseudonymiser(&config)?.map(Arc::new);
         let credentials = Arc::new(StateStore::open(&config.data.join("state.redb"))?);
         let initial_admin_token = admin_token(&credentials, &config)?;
         record_configuration(&credentials, &config)?;
@@ -172,6 +175,7 @@ impl Silta {
             suppression: Arc::new(std::sync::RwLock::new(credentials.suppression()?)),
             suppression_mode: config.suppression,
             bots: Arc::new(silta_collect::BotDetector::new(config.bots)),
+            pseudonymiser,
         };
         let query_limits = QueryLimits {
             timeout: Duration::from_millis(config.query_timeout_ms),
@@ -330,6 +334,29 @@ async fn tls_config(cert: &Path, key: &Path) -> Result<RustlsConfig, StartError>
             path: cert.to_path_buf(),
             source,
         })
+}
+
+/// The pseudonymiser the configuration asks for, with its key read from outside the data
+/// directory.
+fn pseudonymiser(config: &Config) -> Result<Option<Pseudonymiser>, StartError> {
+    let settings = &config.pseudonymise;
+    if settings.fields.is_empty() {
+        return Ok(None);
+    }
+    let refuse = |problem: &str| StartError::Pseudonymise(problem.to_string());
+    let key_file = settings
+        .key_file
+        .as_ref()
+        .ok_or_else(|| refuse("fields need a key_file"))?;
+    let key_path = std::fs::canonicalize(key_file).map_err(io_error(key_file))?;
+    let data = std::fs::canonicalize(&config.data).map_err(io_error(&config.data))?;
+    if key_path.starts_with(&data) {
+        return Err(refuse("the key_file must not be inside the data directory"));
+    }
+    let key = std::fs::read(&key_path).map_err(io_error(&key_path))?;
+    Pseudonymiser::new(key.trim_ascii(), &settings.fields)
+        .map(Some)
+        .map_err(|error| refuse(&error.to_string()))
 }
 
 /// The admin token to show once: on the very first start, unless the configuration names one.

@@ -110,24 +110,6 @@ async fn every_guarded_route_allows_exactly_the_roles_its_documentation_names() 
     }
 }
 
-async fn call(
-    silta: &TestSilta,
-    method: Method,
-    path: &str,
-    token: &str,
-    body: Value,
-) -> (StatusCode, Value) {
-    let request = Request::builder()
-        .method(method)
-        .uri(path)
-        .header("content-type", "application/json")
-        .header("authorization", format!("Bearer {token}"))
-        .body(Body::from(body.to_string()))
-        .expect("request");
-    let (status, _, answer) = silta.send(request).await;
-    (status, answer)
-}
-
 async fn track(silta: &TestSilta, write_key: &str) -> StatusCode {
     let body = json!({"event": "Ping", "userId": "u-1", "writeKey": write_key});
     silta.post_json("/v1/track", body.to_string(), None).await.0
@@ -138,25 +120,29 @@ async fn revoked_and_rotated_keys_stop_working_at_once_and_every_change_is_audit
     let silta = TestSilta::start().await;
     let admin = silta.admin_token.clone();
 
-    let (status, source) = call(
-        &silta,
-        Method::POST,
-        "/v1/sources",
-        &admin,
-        json!({"name": "App", "channel": "app"}),
-    )
-    .await;
+    let (status, source) = silta
+        .call(
+            Method::POST,
+            "/v1/sources",
+            &admin,
+            json!({"name": "App", "channel": "app"}),
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED);
     let source_id = source["id"].as_str().expect("id").to_string();
     let first_key = source["secret"].as_str().expect("key").to_string();
     let keys_path = format!("/v1/sources/{source_id}/write-keys");
-    let (status, second) = call(&silta, Method::POST, &keys_path, &admin, json!({})).await;
+    let (status, second) = silta
+        .call(Method::POST, &keys_path, &admin, json!({}))
+        .await;
     assert_eq!(status, StatusCode::CREATED);
     let second_key = second["secret"].as_str().expect("key").to_string();
     assert_eq!(track(&silta, &first_key).await, StatusCode::OK);
     assert_eq!(track(&silta, &second_key).await, StatusCode::OK);
 
-    let (_, keys) = call(&silta, Method::GET, &keys_path, &admin, json!(null)).await;
+    let (_, keys) = silta
+        .call(Method::GET, &keys_path, &admin, json!(null))
+        .await;
     let listed = keys.as_array().expect("keys");
     assert_eq!(listed.len(), 2);
     assert!(
@@ -169,69 +155,79 @@ async fn revoked_and_rotated_keys_stop_working_at_once_and_every_change_is_audit
         .find(|id| *id != second["id"].as_str().expect("id"))
         .expect("first key id")
         .to_string();
-    let (status, _) = call(
-        &silta,
-        Method::DELETE,
-        &format!("{keys_path}/{first_id}"),
-        &admin,
-        json!(null),
-    )
-    .await;
+    let (status, _) = silta
+        .call(
+            Method::DELETE,
+            &format!("{keys_path}/{first_id}"),
+            &admin,
+            json!(null),
+        )
+        .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     assert_eq!(track(&silta, &first_key).await, StatusCode::UNAUTHORIZED);
     assert_eq!(track(&silta, &second_key).await, StatusCode::OK);
 
-    let (status, created) = call(
-        &silta,
-        Method::POST,
-        "/v1/tokens",
-        &admin,
-        json!({"role": "analyst", "name": "reporting"}),
-    )
-    .await;
+    let (status, created) = silta
+        .call(
+            Method::POST,
+            "/v1/tokens",
+            &admin,
+            json!({"role": "analyst", "name": "reporting"}),
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED);
     let token_id = created["id"].as_str().expect("id").to_string();
     let old_secret = created["secret"].as_str().expect("secret").to_string();
     let sql = json!({"sql": "SELECT count(*) AS n FROM events"});
-    let (status, _) = call(&silta, Method::POST, "/v1/query", &old_secret, sql.clone()).await;
+    let (status, _) = silta
+        .call(Method::POST, "/v1/query", &old_secret, sql.clone())
+        .await;
     assert_eq!(status, StatusCode::OK);
-    let (status, rotated) = call(
-        &silta,
-        Method::POST,
-        &format!("/v1/tokens/{token_id}/rotate"),
-        &admin,
-        json!(null),
-    )
-    .await;
+    let (status, rotated) = silta
+        .call(
+            Method::POST,
+            &format!("/v1/tokens/{token_id}/rotate"),
+            &admin,
+            json!(null),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
     let new_secret = rotated["secret"].as_str().expect("secret").to_string();
     assert_eq!(rotated["role"], "analyst");
-    let (status, _) = call(&silta, Method::POST, "/v1/query", &old_secret, sql.clone()).await;
+    let (status, _) = silta
+        .call(Method::POST, "/v1/query", &old_secret, sql.clone())
+        .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    let (status, _) = call(&silta, Method::POST, "/v1/query", &new_secret, sql.clone()).await;
+    let (status, _) = silta
+        .call(Method::POST, "/v1/query", &new_secret, sql.clone())
+        .await;
     assert_eq!(status, StatusCode::OK);
-    let (status, _) = call(
-        &silta,
-        Method::DELETE,
-        &format!("/v1/tokens/{token_id}"),
-        &admin,
-        json!(null),
-    )
-    .await;
+    let (status, _) = silta
+        .call(
+            Method::DELETE,
+            &format!("/v1/tokens/{token_id}"),
+            &admin,
+            json!(null),
+        )
+        .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    let (status, _) = call(&silta, Method::POST, "/v1/query", &new_secret, sql).await;
+    let (status, _) = silta
+        .call(Method::POST, "/v1/query", &new_secret, sql)
+        .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    let (status, _) = call(
-        &silta,
-        Method::DELETE,
-        &format!("/v1/tokens/{token_id}"),
-        &admin,
-        json!(null),
-    )
-    .await;
+    let (status, _) = silta
+        .call(
+            Method::DELETE,
+            &format!("/v1/tokens/{token_id}"),
+            &admin,
+            json!(null),
+        )
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
-    let (_, tokens) = call(&silta, Method::GET, "/v1/tokens", &admin, json!(null)).await;
+    let (_, tokens) = silta
+        .call(Method::GET, "/v1/tokens", &admin, json!(null))
+        .await;
     assert!(
         !tokens.to_string().contains(&admin),
         "tokens are listed without secrets"
@@ -244,14 +240,9 @@ async fn revoked_and_rotated_keys_stop_working_at_once_and_every_change_is_audit
             .all(|token| token["id"] != token_id.as_str())
     );
 
-    let (status, audit) = call(
-        &silta,
-        Method::GET,
-        "/v1/audit?limit=1000",
-        &admin,
-        json!(null),
-    )
-    .await;
+    let (status, audit) = silta
+        .call(Method::GET, "/v1/audit?limit=1000", &admin, json!(null))
+        .await;
     assert_eq!(status, StatusCode::OK);
     let by_admin: Vec<&Value> = audit
         .as_array()
@@ -287,26 +278,16 @@ async fn revoked_and_rotated_keys_stop_working_at_once_and_every_change_is_audit
             "the audit log holds no secrets"
         );
     }
-    let (status, answer) = call(
-        &silta,
-        Method::GET,
-        "/v1/audit?limit=0",
-        &admin,
-        json!(null),
-    )
-    .await;
+    let (status, answer) = silta
+        .call(Method::GET, "/v1/audit?limit=0", &admin, json!(null))
+        .await;
     assert_eq!(
         (status, answer["error"]["code"].as_str()),
         (StatusCode::BAD_REQUEST, Some("invalid_request"))
     );
-    let (status, _) = call(
-        &silta,
-        Method::GET,
-        "/v1/audit?after=-1",
-        &admin,
-        json!(null),
-    )
-    .await;
+    let (status, _) = silta
+        .call(Method::GET, "/v1/audit?after=-1", &admin, json!(null))
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
 
@@ -319,7 +300,9 @@ async fn an_admin_token_from_the_configuration_works_and_configuration_changes_a
     })
     .await;
     assert_eq!(silta.silta.initial_admin_token, None, "no token is printed");
-    let (status, _) = call(&silta, Method::GET, "/v1/tokens", configured, json!(null)).await;
+    let (status, _) = silta
+        .call(Method::GET, "/v1/tokens", configured, json!(null))
+        .await;
     assert_eq!(status, StatusCode::OK);
     let (data, write_key) = silta.stop().await;
 
@@ -330,7 +313,9 @@ async fn an_admin_token_from_the_configuration_works_and_configuration_changes_a
         config.query_max_rows = 77;
     })
     .await;
-    let (_, audit) = call(&silta, Method::GET, "/v1/audit", configured, json!(null)).await;
+    let (_, audit) = silta
+        .call(Method::GET, "/v1/audit", configured, json!(null))
+        .await;
     let changes: Vec<&Value> = audit
         .as_array()
         .expect("entries")

@@ -660,3 +660,98 @@ async fn profiles_link_anonymous_visits_to_the_user_and_queries_count_people() {
         .await;
     assert_eq!(rebuilt, profiles);
 }
+
+#[tokio::test]
+async fn hostile_identifiers_in_paths_never_reach_a_query_as_code() {
+    let silta = TestSilta::start().await;
+    let body = json!({"userId": "u-1", "event": "Signed Up", "writeKey": silta.write_key,
+                      "context": {"traits": {"email": "ada@example.com"}}});
+    let (status, _) = silta.post_json("/v1/track", body.to_string(), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let hostile = [
+        "x%27%20OR%20%271%27%3D%271",
+        "u-1%27%3B%20DROP%20TABLE%20events%3B%20--",
+        "..%2F..%2Fstate.redb",
+        "%25",
+        "u-1%22%29%20OR%20true%20--",
+    ];
+    for value in hostile {
+        for path in [
+            format!("/v1/profiles/user_id/{value}"),
+            format!("/v1/profiles/user_id/{value}/events"),
+            format!("/v1/profiles/{value}/merges"),
+            format!("/v1/subjects/user_id/{value}"),
+        ] {
+            let (status, answer) = silta
+                .call(
+                    axum::http::Method::GET,
+                    &path,
+                    &silta.admin_token,
+                    serde_json::Value::Null,
+                )
+                .await;
+            assert!(!status.is_server_error(), "{path}: {status}");
+            let events = answer["events"].as_array().map_or(0, Vec::len);
+            assert!(
+                status == StatusCode::NOT_FOUND || status == StatusCode::BAD_REQUEST || events == 0,
+                "{path}: {status} {answer}"
+            );
+            assert!(
+                !answer.to_string().contains("ada@example.com"),
+                "{path} leaked: {answer}"
+            );
+        }
+    }
+    assert_eq!(
+        silta.sql("SELECT count(*) AS n FROM events").await,
+        vec![json!({"n": 1})]
+    );
+}
+
+#[tokio::test]
+async fn deeply_nested_json_is_stored_without_harm_within_the_limits_and_refused_beyond() {
+    let silta = TestSilta::start().await;
+    let nested = |depth: usize| {
+        format!(
+            "{{\"event\": \"Deep\", \"userId\": \"u\", \"properties\": {}1{}}}",
+            "{\"a\":".repeat(depth),
+            "}".repeat(depth)
+        )
+    };
+    // Far deeper than any real event, but within the event size limit: kept as sent.
+    let (status, answer) = silta
+        .post_json("/v1/track", nested(5_000), Some(&silta.basic()))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(
+        silta
+            .sql("SELECT length(properties) AS bytes FROM events")
+            .await,
+        vec![json!({"bytes": 30_001})]
+    );
+    // Beyond it: refused with a reason, and kept in quarantine.
+    let (status, answer) = silta
+        .post_json("/v1/track", nested(50_000), Some(&silta.basic()))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    assert_eq!(answer["error"]["code"], "invalid_event");
+    assert_eq!(
+        silta.sql("SELECT count(*) AS n FROM quarantine").await,
+        vec![json!({"n": 1})]
+    );
+}
+
+#[tokio::test]
+async fn invalid_utf8_is_refused_and_kept_with_its_reason() {
+    let silta = TestSilta::start().await;
+    let body = vec![b'{', b'"', 0xff, 0xfe, b'"', b':', b'1', b'}'];
+    let (status, answer) = silta
+        .post_json("/v1/track", body, Some(&silta.basic()))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    assert_eq!(answer["error"]["code"], "malformed_json");
+    assert_eq!(
+        silta.sql("SELECT count(*) AS n FROM quarantine").await,
+        vec![json!({"n": 1})]
+    );
+}

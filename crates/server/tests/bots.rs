@@ -3,8 +3,7 @@
 
 mod common;
 
-use axum::body::Body;
-use axum::http::{Method, Request, StatusCode};
+use axum::http::{Method, StatusCode};
 use common::TestSilta;
 use serde_json::{Value, json};
 
@@ -14,23 +13,6 @@ const GOOGLEBOT: &str = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.goo
 fn page(id: &str, anonymous_id: &str, agent: &str) -> Value {
     json!({"type": "page", "messageId": id, "anonymousId": anonymous_id,
            "context": {"userAgent": agent}, "properties": {"path": "/"}})
-}
-
-async fn call(
-    silta: &TestSilta,
-    method: Method,
-    path: &str,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    let request = Request::builder()
-        .method(method)
-        .uri(path)
-        .header("content-type", "application/json")
-        .header("authorization", format!("Bearer {}", silta.admin_token))
-        .body(body.map_or_else(Body::empty, |body| Body::from(body.to_string())))
-        .expect("request");
-    let (status, _, answer) = silta.send(request).await;
-    (status, answer)
 }
 
 #[tokio::test]
@@ -76,22 +58,37 @@ async fn bots_are_flagged_reported_per_source_and_dropped_where_a_source_says_so
             json!({"message_id": "headless"}),
         ]
     );
-    let (status, report) = call(&silta, Method::GET, "/v1/bots?days=7", None).await;
+    let (status, report) = silta
+        .call(
+            Method::GET,
+            "/v1/bots?days=7",
+            &silta.admin_token,
+            Value::Null,
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{report}");
     assert_eq!(report[0]["events"], 13);
     assert_eq!(report[0]["bots"], 4);
     assert!((report[0]["share"].as_f64().expect("share") - 4.0 / 13.0).abs() < 1e-9);
-    let (status, _) = call(&silta, Method::GET, "/v1/bots?days=0", None).await;
+    let (status, _) = silta
+        .call(
+            Method::GET,
+            "/v1/bots?days=0",
+            &silta.admin_token,
+            Value::Null,
+        )
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 
     let source = report[0]["source"].as_str().expect("source").to_string();
-    let (status, updated) = call(
-        &silta,
-        Method::PATCH,
-        &format!("/v1/sources/{source}"),
-        Some(json!({"bot_policy": "drop"})),
-    )
-    .await;
+    let (status, updated) = silta
+        .call(
+            Method::PATCH,
+            &format!("/v1/sources/{source}"),
+            &silta.admin_token,
+            json!({"bot_policy": "drop"}),
+        )
+        .await;
     assert_eq!(
         (status, updated["bot_policy"].as_str()),
         (StatusCode::OK, Some("drop"))
@@ -105,12 +102,13 @@ async fn bots_are_flagged_reported_per_source_and_dropped_where_a_source_says_so
         (outcome["accepted"].as_u64(), outcome["withheld"].as_u64()),
         (Some(1), Some(1))
     );
-    let (status, _) = call(
-        &silta,
-        Method::PATCH,
-        &format!("/v1/sources/{source}"),
-        Some(json!({})),
-    )
-    .await;
+    let (status, _) = silta
+        .call(
+            Method::PATCH,
+            &format!("/v1/sources/{source}"),
+            &silta.admin_token,
+            json!({}),
+        )
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "a change names a policy");
 }

@@ -138,6 +138,30 @@ impl TestSilta {
         (status, json)
     }
 
+    /// A request with an API token and a JSON body (`Value::Null` sends none).
+    pub async fn call(
+        &self,
+        method: axum::http::Method,
+        path: &str,
+        token: &str,
+        body: serde_json::Value,
+    ) -> (StatusCode, serde_json::Value) {
+        let body = if body.is_null() {
+            Body::empty()
+        } else {
+            Body::from(body.to_string())
+        };
+        let request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("content-type", "application/json")
+            .header("authorization", format!("Bearer {token}"))
+            .body(body)
+            .expect("request");
+        let (status, _, answer) = self.send(request).await;
+        (status, answer)
+    }
+
     pub fn basic(&self) -> String {
         use base64::Engine;
         format!(

@@ -3,28 +3,9 @@
 
 mod common;
 
-use axum::body::Body;
-use axum::http::{Method, Request, StatusCode};
+use axum::http::{Method, StatusCode};
 use common::TestSilta;
 use serde_json::{Value, json};
-
-async fn call(
-    silta: &TestSilta,
-    method: Method,
-    path: &str,
-    token: &str,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    let request = Request::builder()
-        .method(method)
-        .uri(path)
-        .header("content-type", "application/json")
-        .header("authorization", format!("Bearer {token}"))
-        .body(body.map_or_else(Body::empty, |body| Body::from(body.to_string())))
-        .expect("request");
-    let (status, _, answer) = silta.send(request).await;
-    (status, answer)
-}
 
 fn with_consent(body: Value, preferences: Value) -> String {
     let mut body = body;
@@ -53,7 +34,9 @@ async fn consent_from_events_and_from_the_api_gates_lookups_for_a_purpose_and_su
     assert_eq!(status, StatusCode::OK, "{answer}");
 
     let profile_path = "/v1/profiles/email/ada@example.com";
-    let (status, profile) = call(&silta, Method::GET, profile_path, &marketer, None).await;
+    let (status, profile) = silta
+        .call(Method::GET, profile_path, &marketer, Value::Null)
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(profile["consent"]["purposes"]["analytics"]["granted"], true);
     assert_eq!(
@@ -68,17 +51,19 @@ async fn consent_from_events_and_from_the_api_gates_lookups_for_a_purpose_and_su
         ("advertising", StatusCode::NOT_FOUND),
         ("sales", StatusCode::BAD_REQUEST),
     ] {
-        let (status, _) = call(&silta, Method::GET, &gated(purpose), &marketer, None).await;
+        let (status, _) = silta
+            .call(Method::GET, &gated(purpose), &marketer, Value::Null)
+            .await;
         assert_eq!(status, expected, "lookup for {purpose}");
     }
-    let (status, _) = call(
-        &silta,
-        Method::GET,
-        &format!("{profile_path}/events?purpose=marketing"),
-        &marketer,
-        None,
-    )
-    .await;
+    let (status, _) = silta
+        .call(
+            Method::GET,
+            &format!("{profile_path}/events?purpose=marketing"),
+            &marketer,
+            Value::Null,
+        )
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND, "the timeline is gated too");
 
     let consent_path = "/v1/profiles/user_id/u-consent/consent";
@@ -87,20 +72,20 @@ async fn consent_from_events_and_from_the_api_gates_lookups_for_a_purpose_and_su
         (json!({"purposes": {"sales": true}}), "unknown_purpose"),
         (json!({"purposes": {"marketing": "yes"}}), "invalid_request"),
     ] {
-        let (status, answer) = call(&silta, Method::PUT, consent_path, &marketer, Some(body)).await;
+        let (status, answer) = silta.call(Method::PUT, consent_path, &marketer, body).await;
         assert_eq!(
             (status, answer["error"]["code"].as_str()),
             (StatusCode::BAD_REQUEST, Some(code))
         );
     }
-    let (status, updated) = call(
-        &silta,
-        Method::PUT,
-        consent_path,
-        &marketer,
-        Some(json!({"purposes": {"marketing": true, "personalisation": true}})),
-    )
-    .await;
+    let (status, updated) = silta
+        .call(
+            Method::PUT,
+            consent_path,
+            &marketer,
+            json!({"purposes": {"marketing": true, "personalisation": true}}),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{updated}");
     assert_eq!(updated["consent"]["purposes"]["marketing"]["granted"], true);
     assert_eq!(
@@ -115,7 +100,9 @@ async fn consent_from_events_and_from_the_api_gates_lookups_for_a_purpose_and_su
         .map(|change| change["granted"].as_bool().expect("bool"))
         .collect();
     assert_eq!(marketing_history, [false, true]);
-    let (status, _) = call(&silta, Method::GET, &gated("marketing"), &marketer, None).await;
+    let (status, _) = silta
+        .call(Method::GET, &gated("marketing"), &marketer, Value::Null)
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         silta
@@ -127,14 +114,14 @@ async fn consent_from_events_and_from_the_api_gates_lookups_for_a_purpose_and_su
     // The answer is an event like any other: a restart rebuilds the same consent.
     let (data, write_key) = silta.stop().await;
     let silta = TestSilta::reopen(data, write_key).await;
-    let (status, profile) = call(
-        &silta,
-        Method::GET,
-        &gated("personalisation"),
-        &silta.marketer_token,
-        None,
-    )
-    .await;
+    let (status, profile) = silta
+        .call(
+            Method::GET,
+            &gated("personalisation"),
+            &silta.marketer_token,
+            Value::Null,
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(profile["consent"]["purposes"]["marketing"]["granted"], true);
     assert_eq!(
@@ -147,16 +134,17 @@ async fn consent_from_events_and_from_the_api_gates_lookups_for_a_purpose_and_su
 async fn a_source_drops_or_anonymises_events_without_analytics_consent() {
     let silta = TestSilta::start().await;
     let admin = silta.admin_token.clone();
-    let (_, sources) = call(&silta, Method::GET, "/v1/sources", &admin, None).await;
+    let (_, sources) = silta
+        .call(Method::GET, "/v1/sources", &admin, Value::Null)
+        .await;
     let source_id = sources[0]["id"].as_str().expect("id").to_string();
     let policy_path = format!("/v1/sources/{source_id}");
     let set_policy = |policy: &'static str| {
-        call(
-            &silta,
+        silta.call(
             Method::PATCH,
             &policy_path,
             &admin,
-            Some(json!({"consent_policy": policy})),
+            json!({"consent_policy": policy}),
         )
     };
     let batch = |prefix: &str| {
@@ -221,16 +209,18 @@ async fn a_source_drops_or_anonymises_events_without_analytics_consent() {
 
     let (status, answer) = set_policy("forget").await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
-    let (status, _) = call(
-        &silta,
-        Method::PATCH,
-        "/v1/sources/src_unknown",
-        &admin,
-        Some(json!({"consent_policy": "drop"})),
-    )
-    .await;
+    let (status, _) = silta
+        .call(
+            Method::PATCH,
+            "/v1/sources/src_unknown",
+            &admin,
+            json!({"consent_policy": "drop"}),
+        )
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (_, audit) = call(&silta, Method::GET, "/v1/audit", &admin, None).await;
+    let (_, audit) = silta
+        .call(Method::GET, "/v1/audit", &admin, Value::Null)
+        .await;
     let policies: Vec<&str> = audit
         .as_array()
         .expect("entries")

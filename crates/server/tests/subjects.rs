@@ -5,8 +5,7 @@ mod common;
 
 use std::path::Path;
 
-use axum::body::Body;
-use axum::http::{Method, Request, StatusCode};
+use axum::http::{Method, StatusCode};
 use common::TestSilta;
 use serde_json::{Value, json};
 use silta_state::{Actor, RequestStatus, SubjectRequest};
@@ -18,17 +17,6 @@ const ADA: [&str; 4] = [
     "cookie-ada-1",
     "+358 40 1234567",
 ];
-
-async fn call(silta: &TestSilta, method: Method, path: &str) -> (StatusCode, Value) {
-    let request = Request::builder()
-        .method(method)
-        .uri(path)
-        .header("authorization", format!("Bearer {}", silta.admin_token))
-        .body(Body::empty())
-        .expect("request");
-    let (status, _, answer) = silta.send(request).await;
-    (status, answer)
-}
 
 /// Ada (four identifiers, one event naming her only in a property, one rejected event) and
 /// Grace, sent through the collection API.
@@ -103,8 +91,14 @@ fn files_mentioning(directory: &Path, needle: &str) -> Vec<String> {
 
 async fn wait_for(silta: &TestSilta, id: &str) -> Value {
     for _ in 0..600 {
-        let (status, request) =
-            call(silta, Method::GET, &format!("/v1/subjects/requests/{id}")).await;
+        let (status, request) = silta
+            .call(
+                Method::GET,
+                &format!("/v1/subjects/requests/{id}"),
+                &silta.admin_token,
+                Value::Null,
+            )
+            .await;
         assert_eq!(status, StatusCode::OK);
         if request["status"] == "completed" || request["status"] == "failed" {
             return request;
@@ -124,7 +118,14 @@ async fn an_export_holds_everything_and_an_erasure_leaves_no_byte_of_the_person(
                       "writeKey": silta.write_key, "properties": {"path": "/pricing"}});
     silta.post_json("/v1/page", late.to_string(), None).await;
 
-    let (status, export) = call(&silta, Method::GET, "/v1/subjects/email/ADA@example.com").await;
+    let (status, export) = silta
+        .call(
+            Method::GET,
+            "/v1/subjects/email/ADA@example.com",
+            &silta.admin_token,
+            Value::Null,
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{export}");
     let mut exported: Vec<&str> = export["events"]
         .as_array()
@@ -146,12 +147,14 @@ async fn an_export_holds_everything_and_an_erasure_leaves_no_byte_of_the_person(
         );
     }
 
-    let (status, request) = call(
-        &silta,
-        Method::POST,
-        "/v1/subjects/user_id/ada-user-7/erase",
-    )
-    .await;
+    let (status, request) = silta
+        .call(
+            Method::POST,
+            "/v1/subjects/user_id/ada-user-7/erase",
+            &silta.admin_token,
+            Value::Null,
+        )
+        .await;
     assert_eq!(status, StatusCode::ACCEPTED, "{request}");
     let id = request["id"].as_str().expect("id").to_string();
     let done = wait_for(&silta, &id).await;
@@ -163,10 +166,24 @@ async fn an_export_holds_everything_and_an_erasure_leaves_no_byte_of_the_person(
         "user_id/ada-user-7",
         "anonymous_id/cookie-ada-1",
     ] {
-        let (status, _) = call(&silta, Method::GET, &format!("/v1/profiles/{identifier}")).await;
+        let (status, _) = silta
+            .call(
+                Method::GET,
+                &format!("/v1/profiles/{identifier}"),
+                &silta.admin_token,
+                Value::Null,
+            )
+            .await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{identifier}");
     }
-    let (_, export) = call(&silta, Method::GET, "/v1/subjects/email/ada@example.com").await;
+    let (_, export) = silta
+        .call(
+            Method::GET,
+            "/v1/subjects/email/ada@example.com",
+            &silta.admin_token,
+            Value::Null,
+        )
+        .await;
     assert_eq!(export["events"], json!([]));
     assert_eq!(export["quarantined"], json!([]));
     // Her future events are refused.
@@ -190,7 +207,14 @@ async fn an_export_holds_everything_and_an_erasure_leaves_no_byte_of_the_person(
         rows,
         vec![json!({"message_id": "g-1"}), json!({"message_id": "g-2"})]
     );
-    let (status, grace) = call(&silta, Method::GET, "/v1/profiles/email/grace@example.com").await;
+    let (status, grace) = silta
+        .call(
+            Method::GET,
+            "/v1/profiles/email/grace@example.com",
+            &silta.admin_token,
+            Value::Null,
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(grace["computed"]["total_revenue"], 12.0);
 
@@ -207,7 +231,14 @@ async fn an_export_holds_everything_and_an_erasure_leaves_no_byte_of_the_person(
 
     // The audit log has the requests, without her identifiers.
     let silta = TestSilta::reopen(data, write_key).await;
-    let (_, audit) = call(&silta, Method::GET, "/v1/audit?limit=1000").await;
+    let (_, audit) = silta
+        .call(
+            Method::GET,
+            "/v1/audit?limit=1000",
+            &silta.admin_token,
+            Value::Null,
+        )
+        .await;
     let actions: Vec<&str> = audit
         .as_array()
         .expect("entries")
@@ -224,7 +255,14 @@ async fn an_export_holds_everything_and_an_erasure_leaves_no_byte_of_the_person(
             "subject.exported"
         ]
     );
-    let (status, _) = call(&silta, Method::GET, "/v1/profiles/user_id/ada-user-7").await;
+    let (status, _) = silta
+        .call(
+            Method::GET,
+            "/v1/profiles/user_id/ada-user-7",
+            &silta.admin_token,
+            Value::Null,
+        )
+        .await;
     assert_eq!(
         status,
         StatusCode::NOT_FOUND,
