@@ -96,7 +96,7 @@ impl Consent {
             }
         }
         self.history.extend(other.history);
-        self.history.sort_by(|a, b| a.at.cmp(&b.at));
+        self.history.sort_by_key(|change| change.at);
         self.history_dropped += other.history_dropped;
         self.trim();
     }

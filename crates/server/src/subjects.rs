@@ -52,25 +52,32 @@ fn jobs_dir(data: &FilePath) -> PathBuf {
     data.join("subjects")
 }
 
-/// The person's identifiers: all of their profile's, or the one asked for when no profile has
-/// it (quarantined events may still name it).
-fn identifiers_of(
-    state: &AppState,
-    kind: &str,
-    value: &str,
-) -> Result<(Vec<(String, String)>, Option<ProfileView>, Vec<Merge>), ApiError> {
+/// A person as the identity graph knows them.
+struct Found {
+    /// All of their profile's identifiers, or the one asked for when no profile has it
+    /// (quarantined events may still name it).
+    identifiers: Vec<(String, String)>,
+    profile: Option<ProfileView>,
+    merges: Vec<Merge>,
+}
+
+fn find(state: &AppState, kind: &str, value: &str) -> Result<Found, ApiError> {
     let graph = state.identity.read();
     match graph.lookup(kind, value)? {
-        Some(profile) => Ok((
-            graph.identifiers_of(profile),
-            Some(ProfileView::of(&graph, profile)),
-            graph.merges_of(profile).into_iter().cloned().collect(),
-        )),
+        Some(profile) => Ok(Found {
+            identifiers: graph.identifiers_of(profile),
+            profile: Some(ProfileView::of(&graph, profile)),
+            merges: graph.merges_of(profile).into_iter().cloned().collect(),
+        }),
         None => {
             let normalised = graph.config().normalise(kind, value).map_err(|problem| {
                 ApiError::new(StatusCode::BAD_REQUEST, "malformed_identifier", problem)
             })?;
-            Ok((vec![(kind.to_string(), normalised)], None, Vec::new()))
+            Ok(Found {
+                identifiers: vec![(kind.to_string(), normalised)],
+                profile: None,
+                merges: Vec::new(),
+            })
         }
     }
 }
@@ -118,7 +125,11 @@ pub async fn export_subject(
     actor: &Actor,
 ) -> Result<SubjectExport, ApiError> {
     query::read_your_writes(state).await;
-    let (identifiers, profile, merges) = identifiers_of(state, kind, value)?;
+    let Found {
+        identifiers,
+        profile,
+        merges,
+    } = find(state, kind, value)?;
     let subject = Subject::new(&values(&identifiers));
     let (events, events_cut) = rows_matching(state, "events", subject.events_predicate()).await?;
     let (quarantined, quarantine_cut) =
@@ -168,7 +179,7 @@ pub async fn erase_subject(
     actor: &Actor,
 ) -> Result<(SubjectRequest, tokio::task::JoinHandle<()>), ApiError> {
     query::read_your_writes(state).await;
-    let (identifiers, _, _) = identifiers_of(state, kind, value)?;
+    let identifiers = find(state, kind, value)?.identifiers;
     let request = SubjectRequest {
         id: format!("dsr_{}", uuid::Uuid::new_v4().simple()),
         kind: "erasure".to_string(),

@@ -341,7 +341,7 @@ impl StateStore {
             .map(|(_, key): (_, WriteKey)| key)
             .filter(|key| key.source_id == source_id)
             .collect();
-        keys.sort_by(|a, b| a.created_at.cmp(&b.created_at));
+        keys.sort_by_key(|key| key.created_at);
         Ok(keys)
     }
 
@@ -445,7 +445,7 @@ impl StateStore {
             .into_iter()
             .map(|(_, token)| token)
             .collect();
-        listed.sort_by(|a, b| a.created_at.cmp(&b.created_at));
+        listed.sort_by_key(|token| token.created_at);
         Ok(listed)
     }
 

@@ -174,7 +174,7 @@ impl StateStore {
             let (_, value) = entry?;
             listed.push(decode::<SubjectRequest>(value.value())?);
         }
-        listed.sort_by(|a, b| a.requested_at.cmp(&b.requested_at));
+        listed.sort_by_key(|request| request.requested_at);
         Ok(listed)
     }
 
