@@ -32,6 +32,9 @@ impl Default for BotLimits {
 
 /// Keys a rate window tracks before the ones of past minutes are forgotten.
 const MAX_TRACKED: usize = 200_000;
+/// User agents whose verdict is remembered (traffic shares a few thousand at most; matching
+/// the pattern list costs microseconds).
+const MAX_KNOWN_AGENTS: usize = 10_000;
 const WINDOW: Duration = Duration::from_secs(60);
 
 /// Events per key in the current minute.
@@ -65,6 +68,7 @@ impl RateWindow {
 
 pub struct BotDetector {
     patterns: isbot::Bots,
+    known_agents: Mutex<HashMap<Box<str>, bool>>,
     limits: BotLimits,
     per_ip: RateWindow,
     per_visitor: RateWindow,
@@ -96,10 +100,28 @@ impl BotDetector {
     pub fn new(limits: BotLimits) -> BotDetector {
         BotDetector {
             patterns: isbot::Bots::default(),
+            known_agents: Mutex::new(HashMap::new()),
             limits,
             per_ip: RateWindow::default(),
             per_visitor: RateWindow::default(),
         }
+    }
+
+    /// Whether `agent` matches the pattern list, remembered per user agent.
+    fn bot_agent(&self, agent: &str) -> bool {
+        let mut known = self
+            .known_agents
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(&verdict) = known.get(agent) {
+            return verdict;
+        }
+        if known.len() >= MAX_KNOWN_AGENTS {
+            known.clear();
+        }
+        let verdict = self.patterns.is_bot(agent);
+        known.insert(agent.into(), verdict);
+        verdict
     }
 
     /// Sets `is_bot` on the events of one request from `peer` to a source of `channel`. Rates
@@ -111,7 +133,7 @@ impl BotDetector {
             let by_agent = event
                 .user_agent
                 .as_deref()
-                .is_some_and(|agent| self.patterns.is_bot(agent))
+                .is_some_and(|agent| self.bot_agent(agent))
                 || headless_brand(&event.context);
             let by_address = browser_channel
                 && peer.is_some_and(|peer| {
