@@ -6,7 +6,7 @@ use std::sync::{Mutex, RwLock, RwLockReadGuard};
 use std::time::{Duration, Instant};
 
 use arrow::array::{Array, AsArray, RecordBatch};
-use arrow::datatypes::{Int64Type, TimestampMicrosecondType};
+use arrow::datatypes::Int64Type;
 use chrono::{DateTime, SecondsFormat, Utc};
 use datafusion::error::DataFusionError;
 use silta_model::Event;
@@ -55,36 +55,67 @@ fn rebuild_columns() -> String {
     )
 }
 
-/// Events sorted at once, about: the table is read in slices of arrival time so that no sort
-/// has to hold (or spill) the whole table.
+/// An RFC 3339 literal of a time in microseconds, for a filter in SQL.
+fn rfc3339(micros: i64) -> String {
+    DateTime::<Utc>::from_timestamp_micros(micros)
+        .unwrap_or_default()
+        .to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+/// Events sorted at once, about: the table is read in slices so that no sort has to hold (or
+/// spill) the whole table.
 const EVENTS_PER_SLICE: u64 = 500_000;
 
-/// The arrival-time slices `[from, until)` (microseconds) that cover the table.
-async fn arrival_slices(store: &EventStore) -> Result<Vec<(i64, i64)>, StoreError> {
+/// One slice of the table, in the order the live graph saw its events.
+enum Slice {
+    /// Events with a WAL position `[from, until)`, in that order.
+    Arrival { from: i64, until: i64 },
+    /// Events written before positions were recorded, received in `[from, until)`
+    /// (microseconds), by arrival time and then message id.
+    Received { from: i64, until: i64 },
+}
+
+impl Slice {
+    fn filter(&self) -> String {
+        match self {
+            Slice::Arrival { from, until } => {
+                format!("WHERE lsn >= {from} AND lsn < {until} ORDER BY lsn")
+            }
+            Slice::Received { from, until } => format!(
+                "WHERE lsn IS NULL AND received_at >= '{}' AND received_at < '{}' \
+                 ORDER BY received_at, message_id",
+                rfc3339(*from),
+                rfc3339(*until)
+            ),
+        }
+    }
+}
+
+/// `(first, last, count)` of the one-row answer of `sql`, if the table has rows for it.
+async fn range(store: &EventStore, sql: &str) -> Result<Option<(i64, i64, u64)>, StoreError> {
     let mut range = None;
     store
-        .for_each_batch(
-            "SELECT min(received_at) AS first, max(received_at) AS last, count(*) AS events FROM events",
-            |batch| {
-                let first = batch.column(0).as_primitive_opt::<TimestampMicrosecondType>();
-                let last = batch.column(1).as_primitive_opt::<TimestampMicrosecondType>();
-                let events = batch.column(2).as_primitive_opt::<Int64Type>();
-                if let (Some(first), Some(last), Some(events)) = (first, last, events)
-                    && batch.num_rows() == 1
-                    && !first.is_null(0)
-                {
-                    range = Some((first.value(0), last.value(0), events.value(0) as u64));
-                }
-                Ok(())
-            },
-        )
+        .for_each_batch(sql, |batch| {
+            let first = batch.column(0).as_primitive_opt::<Int64Type>();
+            let last = batch.column(1).as_primitive_opt::<Int64Type>();
+            let events = batch.column(2).as_primitive_opt::<Int64Type>();
+            if let (Some(first), Some(last), Some(events)) = (first, last, events)
+                && batch.num_rows() == 1
+                && !first.is_null(0)
+            {
+                range = Some((first.value(0), last.value(0), events.value(0) as u64));
+            }
+            Ok(())
+        })
         .await?;
-    let Some((first, last, events)) = range else {
-        return Ok(Vec::new());
-    };
+    Ok(range)
+}
+
+/// `[from, until)` ranges of about `EVENTS_PER_SLICE` events between `first` and `last`.
+fn split(first: i64, last: i64, events: u64) -> Vec<(i64, i64)> {
     let slices = events.div_ceil(EVENTS_PER_SLICE).max(1) as i64;
     let width = ((last - first) / slices).max(1);
-    Ok((0..slices)
+    (0..slices)
         .map(|slice| {
             let from = first + slice * width;
             let until = if slice == slices - 1 {
@@ -94,13 +125,31 @@ async fn arrival_slices(store: &EventStore) -> Result<Vec<(i64, i64)>, StoreErro
             };
             (from, until)
         })
-        .collect())
+        .collect()
 }
 
-fn rfc3339(micros: i64) -> String {
-    DateTime::<Utc>::from_timestamp_micros(micros)
-        .unwrap_or_default()
-        .to_rfc3339_opts(SecondsFormat::Micros, true)
+/// The slices that cover the table: events without a WAL position first (they came before
+/// positions were recorded), then the rest in WAL order.
+async fn slices(store: &EventStore) -> Result<Vec<Slice>, StoreError> {
+    let mut slices = Vec::new();
+    let unpositioned = "SELECT CAST(min(received_at) AS BIGINT), CAST(max(received_at) AS BIGINT), \
+                        count(*) FROM events WHERE lsn IS NULL";
+    if let Some((first, last, events)) = range(store, unpositioned).await? {
+        slices.extend(
+            split(first, last, events)
+                .into_iter()
+                .map(|(from, until)| Slice::Received { from, until }),
+        );
+    }
+    let positioned = "SELECT min(lsn), max(lsn), count(*) FROM events WHERE lsn IS NOT NULL";
+    if let Some((first, last, events)) = range(store, positioned).await? {
+        slices.extend(
+            split(first, last, events)
+                .into_iter()
+                .map(|(from, until)| Slice::Arrival { from, until }),
+        );
+    }
+    Ok(slices)
 }
 
 pub struct Identity {
@@ -147,8 +196,8 @@ impl Identity {
         read(&self.read())
     }
 
-    /// Replaces the graph with one computed from every event in `store`, in the order they
-    /// were received. Run before the apply stage starts.
+    /// Replaces the graph with one computed from every event in `store`, in the order the
+    /// write-ahead log took them, as the live graph did. Run before the apply stage starts.
     pub async fn rebuild(&self, store: &EventStore) -> Result<RebuildReport, StoreError> {
         let started = Instant::now();
         let config = self.read().config().clone();
@@ -156,14 +205,8 @@ impl Identity {
             IdentityGraph::new(config).map_err(|error| StoreError::Path(error.to_string()))?;
         let mut events = 0u64;
         let mut resolving = Duration::ZERO;
-        for (from, until) in arrival_slices(store).await? {
-            let query = format!(
-                "{} WHERE received_at >= '{}' AND received_at < '{}' \
-                 ORDER BY received_at, message_id",
-                rebuild_columns(),
-                rfc3339(from),
-                rfc3339(until)
-            );
+        for slice in slices(store).await? {
+            let query = format!("{} {}", rebuild_columns(), slice.filter());
             store
                 .for_each_batch(&query, |batch| {
                     let decoded = events_from_batch(&batch)?;
@@ -223,14 +266,13 @@ impl Identity {
 
 impl AppliedEvents for Identity {
     fn applied(&self, events: &[&Event]) {
-        // The order a rebuild reads the table in, so that a restart gives the same profiles.
-        let mut events = events.to_vec();
-        events.sort_by(|a, b| (a.received_at, &a.message_id).cmp(&(b.received_at, &b.message_id)));
+        // In log order, the order a rebuild reads the table in: a restart gives the same
+        // profiles.
         let mut graph = self
             .graph
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        for event in events {
+        for &event in events {
             graph.observe(event);
         }
     }

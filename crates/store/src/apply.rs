@@ -142,7 +142,7 @@ impl Applier {
             self.dedupe.forget_before(window_start);
             self.last_prune = Instant::now();
         }
-        let mut events: Vec<&Event> = Vec::with_capacity(records.len());
+        let mut events: Vec<(Lsn, &Event)> = Vec::with_capacity(records.len());
         let mut new_keys = HashSet::with_capacity(records.len());
         let mut rejected: Vec<&Rejected> = Vec::new();
         for (lsn, record) in &records {
@@ -153,7 +153,7 @@ impl Applier {
                     }
                     let key = dedupe::key(&event.source_id, &event.message_id);
                     if !self.dedupe.seen_since(key, window_start) && new_keys.insert(key) {
-                        events.push(event.as_ref());
+                        events.push((*lsn, event.as_ref()));
                     }
                 }
                 Ingested::Rejected(row) => {
@@ -169,7 +169,7 @@ impl Applier {
         let quarantine_rows = (!rejected.is_empty())
             .then(|| quarantine_batch(&rejected))
             .transpose()?;
-        for event in &events {
+        for (_, event) in &events {
             self.dedupe.record(
                 dedupe::key(&event.source_id, &event.message_id),
                 event.received_at.timestamp_micros(),
@@ -177,8 +177,9 @@ impl Applier {
             );
         }
         if !events.is_empty() {
+            let in_order: Vec<&Event> = events.iter().map(|(_, event)| *event).collect();
             for observer in &self.observers {
-                observer.applied(&events);
+                observer.applied(&in_order);
             }
         }
         let (buffered_rows, applied_lsn) = {

@@ -21,5 +21,5 @@ pub use erase::{Erased, Subject};
 pub use error::StoreError;
 pub use query::{JsonAnswer, QueryExtension, QueryLimits, batches_to_json_rows};
 pub use rows::{TEXT_COLUMNS, events_from_batch};
-pub use schema::{EVENTS_SCHEMA, QUARANTINE_SCHEMA};
+pub use schema::{EVENTS_SCHEMA, LSN_COLUMN, QUARANTINE_SCHEMA};
 pub use store::{EventStore, FlushOutcome, StoreOptions, StoreStats};

@@ -3,14 +3,16 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, AsArray, BooleanBuilder, Date32Builder, Float64Builder, RecordBatch,
-    StringArray, StringBuilder, TimestampMicrosecondArray, TimestampMicrosecondBuilder,
+    Array, ArrayRef, AsArray, BooleanBuilder, Date32Builder, Float64Builder, Int64Builder,
+    RecordBatch, StringArray, StringBuilder, TimestampMicrosecondArray,
+    TimestampMicrosecondBuilder,
 };
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Float64Type, TimestampMicrosecondType};
 use arrow::error::ArrowError;
 use chrono::{DateTime, NaiveDate, Utc};
 use silta_model::{Event, Rejected};
+use silta_wal::Lsn;
 
 use crate::StoreError;
 use crate::schema::{EVENTS_SCHEMA, QUARANTINE_SCHEMA};
@@ -30,28 +32,30 @@ fn utc_timestamps(builder: TimestampMicrosecondBuilder) -> ArrayRef {
     Arc::new(builder.finish().with_timezone("UTC"))
 }
 
-/// Builds one record batch in the `events` schema.
-pub fn events_batch(events: &[&Event]) -> Result<RecordBatch, ArrowError> {
+/// Builds one record batch in the `events` schema from events and their WAL positions.
+pub fn events_batch(events: &[(Lsn, &Event)]) -> Result<RecordBatch, ArrowError> {
     let text_column = |value: &dyn Fn(&Event) -> Option<&str>| -> ArrayRef {
         let mut builder = StringBuilder::with_capacity(events.len(), events.len() * 16);
-        for event in events {
+        for (_, event) in events {
             builder.append_option(value(event));
         }
         Arc::new(builder.finish())
     };
     let time_column = |value: &dyn Fn(&Event) -> Option<&DateTime<Utc>>| -> ArrayRef {
         let mut builder = TimestampMicrosecondBuilder::with_capacity(events.len());
-        for event in events {
+        for (_, event) in events {
             builder.append_option(value(event).map(micros));
         }
         utc_timestamps(builder)
     };
     let mut revenue = Float64Builder::with_capacity(events.len());
     let mut is_bot = BooleanBuilder::with_capacity(events.len());
+    let mut lsn = Int64Builder::with_capacity(events.len());
     let mut event_date = Date32Builder::with_capacity(events.len());
-    for event in events {
+    for (position, event) in events {
         revenue.append_option(event.revenue);
         is_bot.append_value(event.is_bot);
+        lsn.append_option(i64::try_from(*position).ok());
         event_date.append_value(days_since_epoch(&event.timestamp));
     }
     let columns: Vec<ArrayRef> = vec![
@@ -87,6 +91,7 @@ pub fn events_batch(events: &[&Event]) -> Result<RecordBatch, ArrowError> {
         text_column(&|event| Some(&event.context)),
         text_column(&|event| Some(&event.integrations)),
         Arc::new(is_bot.finish()),
+        Arc::new(lsn.finish()),
         Arc::new(event_date.finish()),
     ];
     RecordBatch::try_new(EVENTS_SCHEMA.clone(), columns)

@@ -5,6 +5,7 @@ use std::sync::{Arc, LazyLock};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 
 pub const EVENT_DATE_COLUMN: &str = "event_date";
+pub const LSN_COLUMN: &str = "lsn";
 
 fn timestamp() -> DataType {
     DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
@@ -47,8 +48,10 @@ pub static EVENTS_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
         text("traits", false),
         text("context", false),
         text("integrations", false),
-        // Nullable: files written before the column existed read as null.
+        // Nullable: files written before these columns existed read them as null.
         Field::new("is_bot", DataType::Boolean, true),
+        // The event's write-ahead log sequence number: the order events arrived in.
+        Field::new(LSN_COLUMN, DataType::Int64, true),
         Field::new(EVENT_DATE_COLUMN, DataType::Date32, false),
     ]))
 });
