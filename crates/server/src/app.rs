@@ -5,7 +5,7 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::{delete, get, patch, post, put};
 use axum::{Json, Router};
-use silta_identity::Identity;
+use silta_identity::{Identity, IdentityGraph, LookupError, Profile};
 use silta_state::StateStore;
 use silta_store::{EventStore, QueryLimits};
 use tower_http::cors::CorsLayer;
@@ -52,6 +52,25 @@ impl AppState {
             identity,
             public_url: config.public_url.clone(),
             retention: config.retention.clone(),
+        }
+    }
+}
+
+impl AppState {
+    /// The profile holding `kind:value`. Where fields are pseudonymised at collection, the
+    /// graph holds pseudonyms: a clear value is looked up as its pseudonym too.
+    pub fn lookup<'g>(
+        &self,
+        graph: &'g IdentityGraph,
+        kind: &str,
+        value: &str,
+    ) -> Result<Option<&'g Profile>, LookupError> {
+        if let Some(profile) = graph.lookup(kind, value)? {
+            return Ok(Some(profile));
+        }
+        match &self.ingestor.pseudonymiser {
+            Some(pseudonymiser) => graph.lookup(kind, &pseudonymiser.pseudonym(value)),
+            None => Ok(None),
         }
     }
 }

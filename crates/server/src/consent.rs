@@ -48,7 +48,7 @@ pub async fn set_consent(
             "`purposes` names no purpose".to_string(),
         ));
     }
-    {
+    let recorded = {
         let graph = state.identity.read();
         for purpose in request.purposes.keys() {
             graph
@@ -57,10 +57,21 @@ pub async fn set_consent(
                 .check(purpose)
                 .map_err(|error| invalid("unknown_purpose", error.to_string()))?;
         }
-        // The identifier must be one a lookup accepts; the person need not be known yet.
-        graph.lookup(&kind, &value)?;
-    }
-    let event = consent_event(&kind, &value, &request.purposes, &actor);
+        // The identifier must be one a lookup accepts; the person need not be known yet. A
+        // person known by the pseudonym of the value is recorded under the pseudonym, so the
+        // clear value does not reach the log where fields are pseudonymised.
+        match (graph.lookup(&kind, &value)?, &state.ingestor.pseudonymiser) {
+            (Some(_), _) | (None, None) => value.clone(),
+            (None, Some(pseudonymiser)) => {
+                let pseudonym = pseudonymiser.pseudonym(&value);
+                match graph.lookup(&kind, &pseudonym)? {
+                    Some(_) => pseudonym,
+                    None => value.clone(),
+                }
+            }
+        }
+    };
+    let event = consent_event(&kind, &recorded, &request.purposes, &actor);
     let payload = serde_json::to_vec(&Ingested::Event(Box::new(event.clone())))
         .map_err(ApiError::internal)?;
     state
@@ -78,8 +89,8 @@ pub async fn set_consent(
         })?;
     query::read_your_writes(&state).await;
     let graph = state.identity.read();
-    let profile = graph
-        .lookup(&kind, &value)?
+    let profile = state
+        .lookup(&graph, &kind, &recorded)?
         .ok_or_else(|| ApiError::internal("a recorded consent event made no profile"))?;
     Ok(Json(ProfileView::of(&graph, profile)))
 }

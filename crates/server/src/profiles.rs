@@ -94,8 +94,8 @@ fn with_profile<T>(
             )
         })?;
     }
-    let profile = graph
-        .lookup(kind, value)?
+    let profile = state
+        .lookup(&graph, kind, value)?
         .filter(|profile| purpose.is_none_or(|purpose| profile.consent.granted(purpose)))
         .ok_or_else(|| not_found(format!("no profile has {kind} `{value}`")))?;
     Ok(view(&graph, profile))

@@ -63,7 +63,7 @@ struct Found {
 
 fn find(state: &AppState, kind: &str, value: &str) -> Result<Found, ApiError> {
     let graph = state.identity.read();
-    match graph.lookup(kind, value)? {
+    match state.lookup(&graph, kind, value)? {
         Some(profile) => Ok(Found {
             identifiers: graph.identifiers_of(profile),
             profile: Some(ProfileView::of(&graph, profile)),
@@ -306,9 +306,7 @@ async fn erase(
     let mut profiles = 0;
     for (kind, value) in &job.identifiers {
         let profile_id = state
-            .identity
-            .read()
-            .lookup(kind, value)?
+            .lookup(&state.identity.read(), kind, value)?
             .map(|profile| profile.id.clone());
         if let Some(profile_id) = profile_id {
             profiles += usize::from(state.identity.forget(&profile_id).is_some());

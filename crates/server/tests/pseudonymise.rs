@@ -3,9 +3,9 @@
 
 mod common;
 
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode};
 use common::TestSilta;
-use serde_json::json;
+use serde_json::{Value, json};
 
 #[tokio::test]
 async fn configured_fields_are_stored_only_as_keyed_pseudonyms() {
@@ -48,6 +48,36 @@ async fn configured_fields_are_stored_only_as_keyed_pseudonyms() {
     assert_eq!(
         silta.sql("SELECT count(*) AS n FROM profiles").await,
         vec![json!({"n": 1})]
+    );
+
+    // Lookups and data-subject requests may name the clear value.
+    let (status, profile) = silta
+        .call(
+            Method::GET,
+            "/v1/profiles/user_id/ada-42",
+            &silta.admin_token,
+            Value::Null,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{profile}");
+    let (status, export) = silta
+        .call(
+            Method::GET,
+            "/v1/subjects/email/Ada@Example.com",
+            &silta.admin_token,
+            Value::Null,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{export}");
+    assert_eq!(
+        export["events"].as_array().map(Vec::len),
+        Some(2),
+        "{export}"
+    );
+    assert_eq!(
+        export["quarantined"].as_array().map(Vec::len),
+        Some(1),
+        "{export}"
     );
 
     silta.silta.state.store.flush().await.expect("flushes");
