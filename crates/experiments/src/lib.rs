@@ -1,0 +1,6 @@
+//! A/B experiments: assignment compatible with GrowthBook's SDKs, so that a person gets the
+//! same variant from Silta and from any GrowthBook SDK given the same key, seed and weights.
+
+mod bucket;
+
+pub use bucket::{Namespace, bucket_ranges, choose_variation, equal_weights, hash, in_namespace};
