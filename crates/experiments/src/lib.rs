@@ -2,5 +2,7 @@
 //! same variant from Silta and from any GrowthBook SDK given the same key, seed and weights.
 
 mod bucket;
+mod definition;
 
 pub use bucket::{Namespace, bucket_ranges, choose_variation, equal_weights, hash, in_namespace};
+pub use definition::{Assignment, DefinitionError, Experiment, MAX_VARIATIONS};

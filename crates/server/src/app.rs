@@ -13,7 +13,8 @@ use tower_http::cors::CorsLayer;
 use crate::config::Retention;
 use crate::rate_limit::RateLimiter;
 use crate::{
-    Config, Ingestor, admin, bots, consent, demo, ingest, profiles, query, retention, subjects,
+    Config, Ingestor, admin, bots, consent, demo, experiments, ingest, profiles, query, retention,
+    subjects,
 };
 
 /// Everything a request handler needs. Cheap to clone.
@@ -116,6 +117,21 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/tokens/{id}/rotate", post(admin::rotate_token))
         .route("/v1/audit", get(admin::audit))
         .route("/v1/retention/apply", post(retention::apply))
+        .route("/v1/experiments", get(experiments::list))
+        .route(
+            "/v1/experiments/{key}",
+            get(experiments::get)
+                .put(experiments::put)
+                .delete(experiments::delete),
+        )
+        .route(
+            "/v1/experiments/{key}/assignment",
+            get(experiments::assignment),
+        )
+        .route(
+            "/v1/experiments/{key}/assignments",
+            post(experiments::assignments),
+        )
         .route("/v1/subjects/requests", get(subjects::list_requests))
         .route("/v1/subjects/requests/{id}", get(subjects::get_request))
         .route("/v1/subjects/{kind}/{value}", get(subjects::export))

@@ -13,7 +13,7 @@ use axum::http::{HeaderMap, StatusCode};
 use chrono::Utc;
 use serde::Deserialize;
 use serde_json::json;
-use silta_model::{Channel, Event, EventType, Ingested};
+use silta_model::{Channel, Event, EventType};
 use silta_state::{Actor, Permission};
 
 use crate::profiles::ProfileView;
@@ -72,21 +72,7 @@ pub async fn set_consent(
         }
     };
     let event = consent_event(&kind, &recorded, &request.purposes, &actor);
-    let payload = serde_json::to_vec(&Ingested::Event(Box::new(event.clone())))
-        .map_err(ApiError::internal)?;
-    state
-        .ingestor
-        .wal
-        .append(vec![(payload, Ingested::Event(Box::new(event)))])
-        .await
-        .map_err(|error| {
-            tracing::error!(%error, "consent could not be made durable");
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "not_durable",
-                "consent could not be recorded; retry later",
-            )
-        })?;
+    state.ingestor.record(event).await?;
     query::read_your_writes(&state).await;
     let graph = state.identity.read();
     let profile = state

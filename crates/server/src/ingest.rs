@@ -172,6 +172,15 @@ impl Ingestor {
         Ok(())
     }
 
+    /// Makes an event Silta records itself (consent set by API, an experiment exposure)
+    /// durable, exactly as a collected one.
+    pub async fn record(&self, event: Event) -> Result<(), ApiError> {
+        self.wal
+            .append(vec![encode(Ingested::Event(Box::new(event)))?])
+            .await
+            .map_err(unavailable)
+    }
+
     /// Keeps a body that could not be parsed at all, so that nothing is dropped silently.
     pub async fn quarantine_body(
         &self,

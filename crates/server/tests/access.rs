@@ -16,6 +16,7 @@ fn concrete(path: &str) -> String {
         .replace("{value}", "ada@example.com")
         .replace("{profile_id}", "p_unknown")
         .replace("{key_id}", "wk_unknown")
+        .replace("{key}", "unknown")
         .replace("{id}", "unknown")
 }
 

@@ -13,6 +13,7 @@ use silta_model::{BotPolicy, Channel, ConsentPolicy};
 
 use crate::Role;
 use crate::audit::{self, AUDIT, Actor, Change};
+use crate::experiments::EXPERIMENTS;
 use crate::subjects::{SETTINGS, SUBJECT_REQUESTS, SUPPRESSED};
 
 /// source id -> Source (JSON)
@@ -195,6 +196,7 @@ impl StateStore {
         transaction.open_table(SUBJECT_REQUESTS)?;
         transaction.open_table(SUPPRESSED)?;
         transaction.open_table(SETTINGS)?;
+        transaction.open_table(EXPERIMENTS)?;
         move_legacy_write_keys(&transaction)?;
         transaction.commit()?;
         Ok(StateStore { database })

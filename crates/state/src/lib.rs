@@ -4,6 +4,7 @@
 
 mod audit;
 mod credentials;
+mod experiments;
 mod roles;
 mod subjects;
 

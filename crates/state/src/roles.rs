@@ -32,7 +32,9 @@ impl Role {
         use Permission::*;
         match self {
             Role::Admin => true,
-            Role::Marketer => matches!(permission, ReadProfiles | ManageConsent | Sql),
+            Role::Marketer => {
+                matches!(permission, ReadProfiles | ManageConsent | Experiments | Sql)
+            }
             Role::Analyst => matches!(permission, Sql),
             Role::Viewer => false,
         }
@@ -49,6 +51,8 @@ pub enum Permission {
     /// Recording a person's consent on their behalf, e.g. from a form or a call centre
     /// (admins and marketers).
     ManageConsent,
+    /// Experiments: definitions and assignments (admins and marketers).
+    Experiments,
     /// Read-only SQL over the event store (admins, marketers and analysts).
     Sql,
 }
