@@ -13,6 +13,11 @@ export CARGO_TERM_COLOR=never
 command -v openssl >/dev/null || { apt-get update -qq && apt-get install -y -qq openssl; }
 python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore -r tests/python/requirements.txt
 (cd tests/node && npm install --no-audit --no-fund --loglevel=error)
+# GrowthBook's stats engine pins numpy below 2, which the deltalake reader cannot use: it gets
+# an environment of its own, which the experiment-analysis test calls.
+export SILTA_GBSTATS_PYTHON="$HOME/.cache/silta-gbstats/bin/python"
+[ -x "$SILTA_GBSTATS_PYTHON" ] || python3 -m venv "$HOME/.cache/silta-gbstats"
+"$SILTA_GBSTATS_PYTHON" -m pip install --quiet --disable-pip-version-check gbstats==0.8.0
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings

@@ -132,6 +132,10 @@ pub fn app(state: AppState) -> Router {
             "/v1/experiments/{key}/assignments",
             post(experiments::assignments),
         )
+        .route(
+            "/v1/experiments/{key}/analysis",
+            post(experiments::analysis),
+        )
         .route("/v1/subjects/requests", get(subjects::list_requests))
         .route("/v1/subjects/requests/{id}", get(subjects::get_request))
         .route("/v1/subjects/{kind}/{value}", get(subjects::export))

@@ -11,7 +11,10 @@ use axum::http::{HeaderMap, StatusCode};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use silta_experiments::{Assignment, Experiment};
+use silta_experiments::{
+    Assignment, Experiment, Statistic, TestConfig, TestResult, equal_weights,
+    sample_ratio_mismatch, two_sided_test,
+};
 use silta_model::{Channel, Event, EventType};
 use silta_state::Permission;
 
@@ -218,4 +221,74 @@ pub async fn assignments(
     Ok(Json(
         assign_and_record(&state, &definition, &request.people).await?,
     ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnalysisRequest {
+    /// One metric's summary statistics per variation, control first.
+    variations: Vec<Statistic>,
+    #[serde(default)]
+    config: TestConfig,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Analysis {
+    /// Chi-square p-value of the units per variation against the experiment's weights.
+    pub srm_p_value: f64,
+    /// Below 0.001: the split is broken and no conclusion should be drawn.
+    pub srm_warning: bool,
+    /// Each variation after control against control.
+    pub results: Vec<TestResult>,
+}
+
+/// GrowthBook's threshold for a sample ratio mismatch.
+const SRM_THRESHOLD: f64 = 0.001;
+
+/// `POST /v1/experiments/{key}/analysis`: one metric's summary statistics per variation in,
+/// the frequentist (or sequential) result of each variation against control out.
+pub async fn analysis(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    headers: HeaderMap,
+    request: Result<Json<AnalysisRequest>, JsonRejection>,
+) -> Result<Json<Analysis>, ApiError> {
+    auth::require(&state, &headers, Permission::Experiments)?;
+    let Json(request) = request?;
+    let definition = experiment(&state, &key)?;
+    if request.variations.len() != definition.variations.len() {
+        return Err(invalid(format!(
+            "the experiment has {} variations",
+            definition.variations.len()
+        )));
+    }
+    let config = request.config;
+    if !(config.alpha > 0.0 && config.alpha < 1.0)
+        || config
+            .sequential_tuning
+            .is_some_and(|tuning| tuning.is_nan() || tuning <= 0.0)
+    {
+        return Err(invalid(
+            "alpha must be in (0, 1) and the sequential tuning positive",
+        ));
+    }
+    let units: Vec<u64> = request
+        .variations
+        .iter()
+        .map(|statistic| statistic.n() as u64)
+        .collect();
+    let weights = definition
+        .weights
+        .clone()
+        .unwrap_or_else(|| equal_weights(definition.variations.len()));
+    let srm_p_value = sample_ratio_mismatch(&units, &weights);
+    let control = &request.variations[0];
+    Ok(Json(Analysis {
+        srm_p_value,
+        srm_warning: srm_p_value < SRM_THRESHOLD,
+        results: request.variations[1..]
+            .iter()
+            .map(|treatment| two_sided_test(control, treatment, &config))
+            .collect(),
+    }))
 }

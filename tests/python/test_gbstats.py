@@ -1,0 +1,108 @@
+"""Silta's experiment analysis against GrowthBook's own stats engine (gbstats from PyPI), on
+the same summary statistics: frequentist and sequential, relative and absolute lift, means and
+proportions, and the sample ratio mismatch check.
+
+gbstats needs numpy below 2, the deltalake reader numpy 2: gbstats runs in its own environment
+(`SILTA_GBSTATS_PYTHON`, made by scripts/test.sh) on the script below."""
+
+import json
+import os
+import random
+import subprocess
+import urllib.request
+
+import pytest
+
+from conftest import Silta
+
+GBSTATS_PYTHON = os.environ.get(
+    "SILTA_GBSTATS_PYTHON", os.path.expanduser("~/.cache/silta-gbstats/bin/python")
+)
+
+# Reads {"variations", "difference", "sequential", "weights"}; prints gbstats' results.
+GBSTATS = """
+import json, sys
+from gbstats.frequentist.tests import (
+    FrequentistConfig, SequentialConfig, SequentialTwoSidedTTest, TwoSidedTTest,
+)
+from gbstats.models.statistics import ProportionStatistic, SampleMeanStatistic
+from gbstats.utils import check_srm
+
+def statistic(stat):
+    if stat["type"] == "proportion":
+        return ProportionStatistic(n=stat["n"], sum=stat["sum"])
+    return SampleMeanStatistic(n=stat["n"], sum=stat["sum"], sum_squares=stat["sum_squares"])
+
+case = json.load(sys.stdin)
+control = statistic(case["variations"][0])
+results = []
+for treatment in case["variations"][1:]:
+    if case["sequential"]:
+        config = SequentialConfig(alpha=0.05, difference_type=case["difference"],
+                                  sequential_tuning_parameter=5000)
+        test = SequentialTwoSidedTTest(control, statistic(treatment), config)
+    else:
+        config = FrequentistConfig(alpha=0.05, difference_type=case["difference"])
+        test = TwoSidedTTest(control, statistic(treatment), config)
+    result = test.compute_result()
+    results.append({"expected": result.expected, "ci": list(result.ci), "p_value": result.p_value})
+srm = check_srm([v["n"] for v in case["variations"]], case["weights"])
+print(json.dumps({"results": results, "srm": srm}))
+"""
+
+
+def gbstats(case):
+    done = subprocess.run([GBSTATS_PYTHON, "-c", GBSTATS], input=json.dumps(case),
+                          capture_output=True, text=True, check=True)
+    return json.loads(done.stdout)
+
+
+def post(server, token, path, body):
+    request = urllib.request.Request(
+        server.url + path, data=json.dumps(body).encode(), method=("PUT" if "analysis" not in path else "POST"),
+        headers={"Authorization": "Bearer " + token, "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return json.load(response)
+
+
+def random_statistics(rng, kind):
+    n = rng.randint(50, 200_000)
+    if kind == "proportion":
+        return {"type": "proportion", "n": n, "sum": float(rng.randint(1, n - 1))}
+    mean, sd = rng.uniform(1, 100), rng.uniform(0.5, 50)
+    values_sum = mean * n
+    return {"type": "mean", "n": n, "sum": values_sum, "sum_squares": (sd ** 2) * (n - 1) + values_sum ** 2 / n}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    server = Silta(tmp_path_factory.mktemp("gbstats"))
+    server.token = server.cli("tokens", "add", "--role", "marketer")
+    server.start()
+    post(server, server.token, "/v1/experiments/pricing",
+         {"key": "pricing", "variations": ["control", "a", "b"], "weights": [0.5, 0.25, 0.25]})
+    yield server
+    server.stop()
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_results_agree_with_gbstats_to_1e_6(server, seed):
+    rng = random.Random(seed)
+    kind = "proportion" if seed % 2 else "mean"
+    variations = [random_statistics(rng, kind) for _ in range(3)]
+    difference = "absolute" if seed % 4 >= 2 else "relative"
+    sequential = seed % 8 >= 4
+    config = {"alpha": 0.05, "difference": difference, "sequential_tuning": 5000.0 if sequential else None}
+    silta = post(server, server.token, "/v1/experiments/pricing/analysis", {"variations": variations, "config": config})
+
+    reference = gbstats({"variations": variations, "difference": difference,
+                         "sequential": sequential, "weights": [0.5, 0.25, 0.25]})
+    for ours, expected in zip(silta["results"], reference["results"], strict=True):
+        assert ours["error"] is None
+        assert ours["expected"] == pytest.approx(expected["expected"], abs=1e-6, rel=1e-6)
+        assert ours["ci"][0] == pytest.approx(expected["ci"][0], abs=1e-6, rel=1e-6)
+        assert ours["ci"][1] == pytest.approx(expected["ci"][1], abs=1e-6, rel=1e-6)
+        assert ours["p_value"] == pytest.approx(expected["p_value"], abs=1e-6)
+    assert silta["srm_p_value"] == pytest.approx(reference["srm"], abs=1e-6)
+    assert silta["srm_warning"] == (reference["srm"] < 0.001)
