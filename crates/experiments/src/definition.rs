@@ -39,6 +39,45 @@ pub struct Experiment {
     pub start: Option<DateTime<Utc>>,
     #[serde(default)]
     pub stop: Option<DateTime<Utc>>,
+    /// What the results measure, computed from events after each person's first exposure.
+    #[serde(default)]
+    pub metrics: Vec<Metric>,
+}
+
+/// Metrics an experiment may have at most.
+pub const MAX_METRICS: usize = 20;
+
+/// A metric over events a person sends after their first exposure, within `window_hours`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Metric {
+    pub name: String,
+    pub kind: MetricKind,
+    /// The event name counted.
+    pub event: String,
+    /// For `mean`: the numeric property summed per person (e.g. `revenue`).
+    #[serde(default)]
+    pub property: Option<String>,
+    #[serde(default = "three_days")]
+    pub window_hours: u32,
+    /// For `mean` and `count`: a person's value is capped here (winsorisation).
+    #[serde(default)]
+    pub cap: Option<f64>,
+}
+
+fn three_days() -> u32 {
+    72
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MetricKind {
+    /// Did the event at least once: a proportion.
+    Conversion,
+    /// How many times: a mean per person.
+    Count,
+    /// The sum of a property: a mean per person.
+    Mean,
 }
 
 fn full_coverage() -> f64 {
@@ -73,6 +112,10 @@ pub enum DefinitionError {
     Namespace,
     #[error("start must come before stop")]
     Period,
+    #[error(
+        "at most {MAX_METRICS} metrics, each with a name, an event, a window of 1 to 8760 hours, a positive cap, and a property for a mean"
+    )]
+    Metric,
 }
 
 /// Where one person landed.
@@ -138,6 +181,16 @@ impl Experiment {
             && start >= stop
         {
             return Err(DefinitionError::Period);
+        }
+        let metric_ok = |metric: &Metric| {
+            !metric.name.is_empty()
+                && !metric.event.is_empty()
+                && (1..=8_760).contains(&metric.window_hours)
+                && metric.cap.is_none_or(|cap| cap > 0.0)
+                && (metric.kind != MetricKind::Mean || metric.property.is_some())
+        };
+        if self.metrics.len() > MAX_METRICS || !self.metrics.iter().all(metric_ok) {
+            return Err(DefinitionError::Metric);
         }
         Ok(())
     }

@@ -6,7 +6,9 @@ mod definition;
 mod stats;
 
 pub use bucket::{Namespace, bucket_ranges, choose_variation, equal_weights, hash, in_namespace};
-pub use definition::{Assignment, DefinitionError, Experiment, MAX_VARIATIONS};
+pub use definition::{
+    Assignment, DefinitionError, Experiment, MAX_METRICS, MAX_VARIATIONS, Metric, MetricKind,
+};
 pub use stats::{
     Difference, Statistic, TestConfig, TestResult, sample_ratio_mismatch, two_sided_test,
 };

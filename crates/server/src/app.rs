@@ -13,8 +13,8 @@ use tower_http::cors::CorsLayer;
 use crate::config::Retention;
 use crate::rate_limit::RateLimiter;
 use crate::{
-    Config, Ingestor, admin, bots, consent, demo, experiments, ingest, profiles, query, retention,
-    subjects,
+    Config, Ingestor, admin, bots, consent, demo, experiment_results, experiments, ingest,
+    profiles, query, retention, subjects,
 };
 
 /// Everything a request handler needs. Cheap to clone.
@@ -135,6 +135,10 @@ pub fn app(state: AppState) -> Router {
         .route(
             "/v1/experiments/{key}/analysis",
             post(experiments::analysis),
+        )
+        .route(
+            "/v1/experiments/{key}/results",
+            get(experiment_results::results),
         )
         .route("/v1/subjects/requests", get(subjects::list_requests))
         .route("/v1/subjects/requests/{id}", get(subjects::get_request))

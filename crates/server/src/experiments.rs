@@ -28,7 +28,7 @@ fn invalid(message: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", message)
 }
 
-fn experiment(state: &AppState, key: &str) -> Result<Experiment, ApiError> {
+pub(crate) fn experiment(state: &AppState, key: &str) -> Result<Experiment, ApiError> {
     state.credentials.experiment(key)?.ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,
@@ -243,7 +243,7 @@ pub struct Analysis {
 }
 
 /// GrowthBook's threshold for a sample ratio mismatch.
-const SRM_THRESHOLD: f64 = 0.001;
+pub(crate) const SRM_THRESHOLD: f64 = 0.001;
 
 /// `POST /v1/experiments/{key}/analysis`: one metric's summary statistics per variation in,
 /// the frequentist (or sequential) result of each variation against control out.

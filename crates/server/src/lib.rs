@@ -9,6 +9,7 @@ mod config;
 mod consent;
 mod demo;
 mod error;
+mod experiment_results;
 mod experiments;
 mod ingest;
 mod profiles;

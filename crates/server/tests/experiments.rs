@@ -144,3 +144,111 @@ async fn a_person_keeps_their_variant_on_every_device_once_known_and_exposures_a
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn results_count_only_what_exposed_people_did_after_their_exposure() {
+    let silta = TestSilta::start().await;
+    let marketer = silta.marketer_token.clone();
+    let definition = json!({"key": "free-shipping", "variations": ["control", "free"],
+    "metrics": [
+        {"name": "purchase", "kind": "conversion", "event": "Order Completed"},
+        {"name": "revenue", "kind": "mean", "event": "Order Completed", "property": "revenue", "cap": 40.0}
+    ]});
+    let (status, saved) = silta
+        .call(
+            Method::PUT,
+            "/v1/experiments/free-shipping",
+            &marketer,
+            definition,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{saved}");
+    // An order long before anyone was exposed does not count.
+    let early = json!({"writeKey": silta.write_key, "batch": [
+        {"type": "track", "event": "Order Completed", "anonymousId": "v1", "messageId": "early",
+         "timestamp": "2020-01-01T00:00:00Z", "properties": {"revenue": 99}}
+    ]});
+    silta.post_json("/v1/batch", early.to_string(), None).await;
+    let people: Vec<Value> = (0..40)
+        .map(|index| json!({"identifier_type": "anonymous_id", "value": format!("v{index}"), "record_exposure": true}))
+        .collect();
+    let (_, assigned) = silta
+        .call(
+            Method::POST,
+            "/v1/experiments/free-shipping/assignments",
+            &marketer,
+            json!({"people": people}),
+        )
+        .await;
+    let variation_of: Vec<usize> = assigned
+        .as_array()
+        .expect("assignments")
+        .iter()
+        .map(|assignment| assignment["variation"].as_u64().expect("variation") as usize)
+        .collect();
+    let orders: Vec<Value> = (0..40)
+        .filter(|index| index % 3 == 0)
+        .map(|index| json!({"type": "track", "event": "Order Completed", "anonymousId": format!("v{index}"),
+                            "messageId": format!("order-{index}"), "properties": {"revenue": 10 + index}}))
+        .collect();
+    let (status, _) = silta
+        .post_json(
+            "/v1/batch",
+            json!({"writeKey": silta.write_key, "batch": orders}).to_string(),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+
+    // The same figures, computed by hand from what was sent.
+    let mut expected = [(0u64, 0.0f64, 0.0f64, 0.0f64); 2];
+    for (index, &variation) in variation_of.iter().enumerate() {
+        let (n, conversions, sum, squares) = &mut expected[variation];
+        *n += 1;
+        if index % 3 == 0 {
+            let revenue = (10.0 + index as f64).min(40.0);
+            *conversions += 1.0;
+            *sum += revenue;
+            *squares += revenue * revenue;
+        }
+    }
+    let (status, results) = silta
+        .call(
+            Method::GET,
+            "/v1/experiments/free-shipping/results",
+            &marketer,
+            Value::Null,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{results}");
+    assert_eq!(results["units"], json!([expected[0].0, expected[1].0]));
+    let purchase = &results["metrics"][0];
+    let revenue = &results["metrics"][1];
+    for variation in 0..2 {
+        let (n, conversions, sum, squares) = expected[variation];
+        assert_eq!(
+            purchase["statistics"][variation],
+            json!({"type": "proportion", "n": n, "sum": conversions})
+        );
+        assert_eq!(
+            revenue["statistics"][variation],
+            json!({"type": "mean", "n": n, "sum": sum, "sum_squares": squares})
+        );
+    }
+    let statistic = |value: &Value| -> silta_experiments::Statistic {
+        serde_json::from_value(value.clone()).expect("statistic")
+    };
+    let recomputed = silta_experiments::two_sided_test(
+        &statistic(&revenue["statistics"][0]),
+        &statistic(&revenue["statistics"][1]),
+        &silta_experiments::TestConfig::default(),
+    );
+    // The served result is the stats engine's on these statistics (JSON keeps 17 digits).
+    let served = &revenue["results"][0];
+    let close =
+        |value: &Value, expected: f64| (value.as_f64().expect("number") - expected).abs() < 1e-12;
+    assert!(close(&served["expected"], recomputed.expected), "{served}");
+    assert!(close(&served["ci"][0], recomputed.ci[0]), "{served}");
+    assert!(close(&served["ci"][1], recomputed.ci[1]), "{served}");
+    assert!(close(&served["p_value"], recomputed.p_value), "{served}");
+}
