@@ -97,6 +97,14 @@ impl ServerClient {
         self.with_body(reqwest::Method::POST, path, body).await
     }
 
+    pub async fn put<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> anyhow::Result<T> {
+        self.with_body(reqwest::Method::PUT, path, body).await
+    }
+
     pub async fn patch<B: Serialize, T: DeserializeOwned>(
         &self,
         path: &str,

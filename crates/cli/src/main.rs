@@ -59,6 +59,11 @@ enum Command {
         #[command(subcommand)]
         command: commands::subjects::SubjectsCommand,
     },
+    /// A/B experiments: definitions and results.
+    Experiments {
+        #[command(subcommand)]
+        command: commands::experiments::ExperimentsCommand,
+    },
     /// Retention: delete what is older than the policy allows.
     Retention {
         #[command(subcommand)]
@@ -106,6 +111,7 @@ fn main() -> anyhow::Result<()> {
                 commands::profiles::run_identity(config, command).await
             }
             Command::Subjects { command } => commands::subjects::run(config, command).await,
+            Command::Experiments { command } => commands::experiments::run(config, command).await,
             Command::Retention { command } => commands::retention::run(config, command).await,
             Command::Demo(args) => commands::demo::run(config, args).await,
             Command::Bench { command } => commands::bench::run(config, command).await,

@@ -223,4 +223,31 @@ async fn cli_commands_work_with_and_without_a_running_server() {
         ],
     );
     assert_eq!(offline, r#"{"channel":"app","event":"Opened"}"#);
+
+    // Experiments: saved offline, stopped through a running server, results offline again.
+    let definition = data.path().join("experiment.json");
+    std::fs::write(
+        &definition,
+        json!({"key": "onboarding", "variations": ["control", "tour"],
+               "metrics": [{"name": "opened", "kind": "conversion", "event": "Opened"}]})
+        .to_string(),
+    )
+    .expect("writes");
+    let path = definition.to_str().expect("utf-8 path");
+    cli_output(data.path(), &["experiments", "put", path]);
+    let mut server = start_server(data.path());
+    cli_output(data.path(), &["experiments", "stop", "onboarding"]);
+    let listed: serde_json::Value =
+        serde_json::from_str(&cli_output(data.path(), &["experiments", "list"])).expect("json");
+    assert_eq!(listed["key"], "onboarding");
+    assert!(listed["stop"].is_string(), "{listed}");
+    server.child.kill().expect("stop");
+    server.child.wait().expect("reaped");
+    let results: serde_json::Value = serde_json::from_str(&cli_output(
+        data.path(),
+        &["experiments", "results", "onboarding"],
+    ))
+    .expect("json");
+    assert_eq!(results["units"], json!([0, 0]), "nobody was exposed");
+    assert_eq!(results["metrics"][0]["name"], "opened");
 }

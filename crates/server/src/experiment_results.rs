@@ -215,12 +215,23 @@ pub async fn results(
 ) -> Result<Json<Results>, ApiError> {
     auth::require(&state, &headers, Permission::Experiments)?;
     let Query(options) = options?;
-    let definition: Experiment = experiment(&state, &key)?;
-    query::read_your_writes(&state).await;
+    experiment_results(&state, &key, options.sequential)
+        .await
+        .map(Json)
+}
+
+/// Every metric of experiment `key`, computed now; `sequential` for confidence sequences.
+pub async fn experiment_results(
+    state: &AppState,
+    key: &str,
+    sequential: bool,
+) -> Result<Results, ApiError> {
+    let definition: Experiment = experiment(state, key)?;
+    query::read_your_writes(state).await;
     let variations = definition.variations.len();
     let units_rows = {
-        let key = key.clone();
-        rows(&state, |context| async move {
+        let key = key.to_string();
+        rows(state, |context| async move {
             exposures(&context, &key)
                 .await?
                 .aggregate(vec![col("variation")], vec![count(lit(1)).alias("n")])
@@ -242,14 +253,14 @@ pub async fn results(
         .unwrap_or_else(|| equal_weights(variations));
     let srm_p_value = sample_ratio_mismatch(&units, &weights);
     let config = TestConfig {
-        sequential_tuning: options.sequential.then_some(5_000.0),
+        sequential_tuning: sequential.then_some(5_000.0),
         ..TestConfig::default()
     };
     let mut metrics = Vec::with_capacity(definition.metrics.len());
     for metric in &definition.metrics {
         let summary = {
-            let (key, metric) = (key.clone(), metric.clone());
-            rows(&state, |context| async move {
+            let (key, metric) = (key.to_string(), metric.clone());
+            rows(state, |context| async move {
                 let exposed = exposures(&context, &key).await?;
                 summarise(&context, exposed, &metric).await
             })
@@ -267,10 +278,10 @@ pub async fn results(
             results,
         });
     }
-    Ok(Json(Results {
+    Ok(Results {
         units,
         srm_p_value,
         srm_warning: srm_p_value < SRM_THRESHOLD,
         metrics,
-    }))
+    })
 }

@@ -25,6 +25,7 @@ pub use config::{
 };
 pub use demo::{DemoReport, DemoRequest, load_demo};
 pub use error::ApiError;
+pub use experiment_results::experiment_results;
 pub use ingest::{IngestOutcome, Ingestor};
 pub use profiles::{MergeHistory, ProfileView};
 pub use retention::apply_retention;

@@ -1,6 +1,7 @@
 pub mod audit;
 pub mod bench;
 pub mod demo;
+pub mod experiments;
 pub mod profiles;
 pub mod retention;
 pub mod serve;
