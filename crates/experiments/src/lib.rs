@@ -2,10 +2,12 @@
 //! same variant from Silta and from any GrowthBook SDK given the same key, seed and weights.
 
 mod bucket;
+mod corrections;
 mod definition;
 mod stats;
 
 pub use bucket::{Namespace, bucket_ranges, choose_variation, equal_weights, hash, in_namespace};
+pub use corrections::{benjamini_hochberg, holm_bonferroni};
 pub use definition::{
     Assignment, DefinitionError, Experiment, MAX_METRICS, MAX_VARIATIONS, Metric, MetricKind,
 };

@@ -16,8 +16,8 @@ use datafusion::prelude::{SessionContext, cast, coalesce, col, lit};
 use datafusion::scalar::ScalarValue;
 use serde::{Deserialize, Serialize};
 use silta_experiments::{
-    Experiment, Metric, MetricKind, Statistic, TestConfig, TestResult, equal_weights,
-    sample_ratio_mismatch, two_sided_test,
+    Experiment, Metric, MetricKind, Statistic, TestConfig, TestResult, benjamini_hochberg,
+    equal_weights, holm_bonferroni, sample_ratio_mismatch, two_sided_test,
 };
 use silta_state::Permission;
 
@@ -30,6 +30,18 @@ pub struct ResultsQuery {
     /// Always-valid confidence sequences (safe to look at every day).
     #[serde(default)]
     sequential: bool,
+    /// Adjust p-values across every metric and variation.
+    #[serde(default)]
+    correction: Option<Correction>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Correction {
+    /// Holm-Bonferroni: the family-wise error rate.
+    Holm,
+    /// Benjamini-Hochberg: the false discovery rate.
+    BenjaminiHochberg,
 }
 
 #[derive(Debug, Serialize)]
@@ -40,6 +52,9 @@ pub struct MetricResults {
     pub statistics: Vec<Statistic>,
     /// Each variation after control against control.
     pub results: Vec<TestResult>,
+    /// With a correction: each result's p-value adjusted for all the others.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub adjusted_p_values: Option<Vec<f64>>,
 }
 
 #[derive(Debug, Serialize)]
@@ -215,9 +230,27 @@ pub async fn results(
 ) -> Result<Json<Results>, ApiError> {
     auth::require(&state, &headers, Permission::Experiments)?;
     let Query(options) = options?;
-    experiment_results(&state, &key, options.sequential)
-        .await
-        .map(Json)
+    let mut results = experiment_results(&state, &key, options.sequential).await?;
+    if let Some(correction) = options.correction {
+        adjust(&mut results.metrics, correction);
+    }
+    Ok(Json(results))
+}
+
+/// Sets every metric's adjusted p-values, adjusting across all metrics and variations.
+fn adjust(metrics: &mut [MetricResults], correction: Correction) {
+    let all: Vec<f64> = metrics
+        .iter()
+        .flat_map(|metric| metric.results.iter().map(|result| result.p_value))
+        .collect();
+    let adjusted = match correction {
+        Correction::Holm => holm_bonferroni(&all),
+        Correction::BenjaminiHochberg => benjamini_hochberg(&all),
+    };
+    let mut adjusted = adjusted.into_iter();
+    for metric in metrics {
+        metric.adjusted_p_values = Some(adjusted.by_ref().take(metric.results.len()).collect());
+    }
 }
 
 /// Every metric of experiment `key`, computed now; `sequential` for confidence sequences.
@@ -276,6 +309,7 @@ pub async fn experiment_results(
             kind: metric.kind,
             statistics,
             results,
+            adjusted_p_values: None,
         });
     }
     Ok(Results {

@@ -251,4 +251,30 @@ async fn results_count_only_what_exposed_people_did_after_their_exposure() {
     assert!(close(&served["ci"][0], recomputed.ci[0]), "{served}");
     assert!(close(&served["ci"][1], recomputed.ci[1]), "{served}");
     assert!(close(&served["p_value"], recomputed.p_value), "{served}");
+
+    // Holm across both metrics: the smaller p-value doubled, the larger at least that.
+    let (status, corrected) = silta
+        .call(
+            Method::GET,
+            "/v1/experiments/free-shipping/results?correction=holm",
+            &marketer,
+            Value::Null,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{corrected}");
+    let raw: Vec<f64> = (0..2)
+        .map(|metric| {
+            corrected["metrics"][metric]["results"][0]["p_value"]
+                .as_f64()
+                .expect("p")
+        })
+        .collect();
+    let adjusted = silta_experiments::holm_bonferroni(&raw);
+    for metric in 0..2 {
+        assert!(close(
+            &corrected["metrics"][metric]["adjusted_p_values"][0],
+            adjusted[metric]
+        ));
+    }
+    assert!(results["metrics"][0].get("adjusted_p_values").is_none());
 }
