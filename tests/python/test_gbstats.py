@@ -106,3 +106,40 @@ def test_results_agree_with_gbstats_to_1e_6(server, seed):
         assert ours["p_value"] == pytest.approx(expected["p_value"], abs=1e-6)
     assert silta["srm_p_value"] == pytest.approx(reference["srm"], abs=1e-6)
     assert silta["srm_warning"] == (reference["srm"] < 0.001)
+
+
+def request(server, method, path, body=None):
+    data = None if body is None else json.dumps(body).encode()
+    headers = {"Authorization": "Bearer " + server.token, "Content-Type": "application/json"}
+    call = urllib.request.Request(server.url + path, data=data, method=method, headers=headers)
+    with urllib.request.urlopen(call, timeout=60) as response:
+        return json.load(response)
+
+
+def test_benjamini_hochberg_agrees_with_scipy(server):
+    metrics = [{"name": name, "kind": "conversion", "event": name} for name in ("A", "B", "C")]
+    request(server, "PUT", "/v1/experiments/corrections",
+            {"key": "corrections", "variations": ["control", "x", "y"], "metrics": metrics})
+    people = [{"identifier_type": "anonymous_id", "value": f"p{i}", "record_exposure": True} for i in range(300)]
+    assigned = request(server, "POST", "/v1/experiments/corrections/assignments", {"people": people})
+    rng = random.Random(7)
+    write_key = server.cli("sources", "add", "--name", "Corrections", "--channel", "server")
+    batch = []
+    for person, assignment in zip(people, assigned):
+        for name, base in (("A", 0.2), ("B", 0.3), ("C", 0.4)):
+            if rng.random() < base + 0.1 * assignment["variation"] * (name == "A"):
+                batch.append({"type": "track", "event": name, "anonymousId": person["value"]})
+    events = urllib.request.Request(
+        server.url + "/v1/batch", data=json.dumps({"writeKey": write_key, "batch": batch}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    urllib.request.urlopen(events, timeout=60).close()
+    results = request(server, "GET", "/v1/experiments/corrections/results?correction=benjamini_hochberg")
+    raw = [result["p_value"] for metric in results["metrics"] for result in metric["results"]]
+    ours = [p for metric in results["metrics"] for p in metric["adjusted_p_values"]]
+    assert len(raw) == 6 and len(set(raw)) == 6, raw
+    script = ("import json, sys; from scipy.stats import false_discovery_control; "
+              "print(json.dumps(list(false_discovery_control(json.load(sys.stdin), method='bh'))))")
+    done = subprocess.run([GBSTATS_PYTHON, "-c", script], input=json.dumps(raw),
+                          capture_output=True, text=True, check=True)
+    assert ours == pytest.approx(json.loads(done.stdout), abs=1e-9)
