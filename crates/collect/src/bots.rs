@@ -56,7 +56,13 @@ impl RateWindow {
         if counts.len() >= MAX_TRACKED {
             counts.retain(|_, (started, _)| now.duration_since(*started) < WINDOW);
         }
-        let (started, count) = counts.entry(key.to_string()).or_insert((now, 0));
+        // Most events come from keys already counted: no allocation for them.
+        if !counts.contains_key(key) {
+            counts.insert(key.to_string(), (now, 0));
+        }
+        let Some((started, count)) = counts.get_mut(key) else {
+            return false;
+        };
         if now.duration_since(*started) >= WINDOW {
             *started = now;
             *count = 0;

@@ -66,13 +66,28 @@ impl AppState {
         kind: &str,
         value: &str,
     ) -> Result<Option<&'g Profile>, LookupError> {
+        Ok(self
+            .resolve(graph, kind, value)?
+            .map(|(_, profile)| profile))
+    }
+
+    /// [`AppState::lookup`], with the value as the graph holds it (the value or its pseudonym).
+    pub fn resolve<'g>(
+        &self,
+        graph: &'g IdentityGraph,
+        kind: &str,
+        value: &str,
+    ) -> Result<Option<(String, &'g Profile)>, LookupError> {
         if let Some(profile) = graph.lookup(kind, value)? {
-            return Ok(Some(profile));
+            return Ok(Some((value.to_string(), profile)));
         }
-        match &self.ingestor.pseudonymiser {
-            Some(pseudonymiser) => graph.lookup(kind, &pseudonymiser.pseudonym(value)),
-            None => Ok(None),
-        }
+        let Some(pseudonymiser) = &self.ingestor.pseudonymiser else {
+            return Ok(None);
+        };
+        let pseudonym = pseudonymiser.pseudonym(value);
+        Ok(graph
+            .lookup(kind, &pseudonym)?
+            .map(|profile| (pseudonym, profile)))
     }
 }
 

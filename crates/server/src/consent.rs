@@ -60,16 +60,9 @@ pub async fn set_consent(
         // The identifier must be one a lookup accepts; the person need not be known yet. A
         // person known by the pseudonym of the value is recorded under the pseudonym, so the
         // clear value does not reach the log where fields are pseudonymised.
-        match (graph.lookup(&kind, &value)?, &state.ingestor.pseudonymiser) {
-            (Some(_), _) | (None, None) => value.clone(),
-            (None, Some(pseudonymiser)) => {
-                let pseudonym = pseudonymiser.pseudonym(&value);
-                match graph.lookup(&kind, &pseudonym)? {
-                    Some(_) => pseudonym,
-                    None => value.clone(),
-                }
-            }
-        }
+        state
+            .resolve(&graph, &kind, &value)?
+            .map_or_else(|| value.clone(), |(stored, _)| stored)
     };
     let event = consent_event(&kind, &recorded, &request.purposes, &actor);
     state.ingestor.record(event).await?;

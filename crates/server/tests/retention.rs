@@ -2,10 +2,9 @@
 
 mod common;
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::http::{Method, StatusCode};
 use common::TestSilta;
-use serde_json::json;
+use serde_json::{Value, json};
 
 #[tokio::test]
 async fn events_older_than_the_policy_are_deleted_and_the_run_is_audited() {
@@ -25,14 +24,14 @@ async fn events_older_than_the_policy_are_deleted_and_the_run_is_audited() {
     assert_eq!(status, StatusCode::OK);
 
     let apply = || {
-        silta.send(
-            Request::post("/v1/retention/apply")
-                .header("authorization", format!("Bearer {}", silta.admin_token))
-                .body(Body::empty())
-                .expect("request"),
+        silta.call(
+            Method::POST,
+            "/v1/retention/apply",
+            &silta.admin_token,
+            Value::Null,
         )
     };
-    let (status, _, erased) = apply().await;
+    let (status, erased) = apply().await;
     assert_eq!(status, StatusCode::OK, "{erased}");
     assert_eq!(erased["events"], 2, "{erased}");
     assert_eq!(
@@ -44,18 +43,18 @@ async fn events_older_than_the_policy_are_deleted_and_the_run_is_audited() {
         vec![json!({"n": 1})],
         "a recent rejection stays for 30 days"
     );
-    let (_, _, again) = apply().await;
+    let (_, again) = apply().await;
     assert_eq!(again["events"], 0, "nothing more to delete: {again}");
 
-    let (_, _, audit) = silta
-        .send(
-            Request::get("/v1/audit?limit=1000")
-                .header("authorization", format!("Bearer {}", silta.admin_token))
-                .body(Body::empty())
-                .expect("request"),
+    let (_, audit) = silta
+        .call(
+            Method::GET,
+            "/v1/audit?limit=1000",
+            &silta.admin_token,
+            Value::Null,
         )
         .await;
-    let runs: Vec<&serde_json::Value> = audit
+    let runs: Vec<&Value> = audit
         .as_array()
         .expect("entries")
         .iter()
