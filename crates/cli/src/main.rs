@@ -64,6 +64,16 @@ enum Command {
         #[command(subcommand)]
         command: commands::experiments::ExperimentsCommand,
     },
+    /// Funnels, retention, web analytics and attribution, as JSON.
+    Analytics {
+        #[command(subcommand)]
+        command: commands::analytics::AnalyticsCommand,
+    },
+    /// Audiences: define, preview, refresh, export, delete.
+    Audiences {
+        #[command(subcommand)]
+        command: commands::audiences::AudiencesCommand,
+    },
     /// Retention: delete what is older than the policy allows.
     Retention {
         #[command(subcommand)]
@@ -112,6 +122,8 @@ fn main() -> anyhow::Result<()> {
             }
             Command::Subjects { command } => commands::subjects::run(config, command).await,
             Command::Experiments { command } => commands::experiments::run(config, command).await,
+            Command::Analytics { command } => commands::analytics::run(config, command).await,
+            Command::Audiences { command } => commands::audiences::run(config, command).await,
             Command::Retention { command } => commands::retention::run(config, command).await,
             Command::Demo(args) => commands::demo::run(config, args).await,
             Command::Bench { command } => commands::bench::run(config, command).await,

@@ -401,14 +401,21 @@ impl IdentityGraph {
 
     /// The profile id of an event's person: by `user_id`, else by `anonymous_id`.
     pub fn profile_id_of(&self, user_id: Option<&str>, anonymous_id: Option<&str>) -> Option<&str> {
+        self.profile_index_of(user_id, anonymous_id)
+            .map(|profile| self.profiles[profile as usize].id.as_str())
+    }
+
+    /// The internal number of an event's person's profile, as [`IdentityGraph::profile_id_of`]
+    /// finds it: cheap to group millions of events by, valid while this graph is unchanged.
+    pub fn profile_index_of(
+        &self,
+        user_id: Option<&str>,
+        anonymous_id: Option<&str>,
+    ) -> Option<ProfileIndex> {
         [(USER_ID, user_id), (ANONYMOUS_ID, anonymous_id)]
             .into_iter()
             .find_map(|(kind, value)| self.find(kind, value?.trim()))
-            .map(|identifier| {
-                self.profiles[self.identifiers[identifier as usize].profile as usize]
-                    .id
-                    .as_str()
-            })
+            .map(|identifier| self.identifiers[identifier as usize].profile)
     }
 
     /// A profile by id; an id merged away resolves to the profile that absorbed it.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use arrow::array::{
     ArrayRef, Float64Builder, Int64Builder, RecordBatch, StringArray, StringBuilder,
-    TimestampMicrosecondBuilder,
+    TimestampMicrosecondBuilder, UInt32Array,
 };
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
@@ -17,7 +17,7 @@ use datafusion::common::cast::as_string_array;
 use datafusion::datasource::TableType;
 use datafusion::datasource::memory::MemorySourceConfig;
 use datafusion::error::{DataFusionError, Result};
-use datafusion::logical_expr::{ColumnarValue, Expr, Volatility, create_udf};
+use datafusion::logical_expr::{ColumnarValue, Expr, ScalarUDF, Volatility, create_udf};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::SessionContext;
 use silta_store::QueryExtension;
@@ -292,7 +292,37 @@ impl TableProvider for GraphTableProvider {
     }
 }
 
-/// Registers the graph's tables and `profile_id` in every query session.
+/// `profile_index(user_id, anonymous_id)`: the person's profile as a number, for analyses that
+/// group millions of events by person without building a string per event.
+fn profile_index_function(identity: Arc<Identity>) -> ScalarUDF {
+    create_udf(
+        "profile_index",
+        vec![DataType::Utf8, DataType::Utf8],
+        DataType::UInt32,
+        Volatility::Volatile,
+        Arc::new(move |arguments: &[ColumnarValue]| {
+            let arrays = ColumnarValue::values_to_arrays(arguments)?;
+            let user_ids = cast(&arrays[0], &DataType::Utf8)?;
+            let anonymous_ids = cast(&arrays[1], &DataType::Utf8)?;
+            let profiles: UInt32Array = identity.with_graph(|graph| {
+                let user_ids = as_string_array(&user_ids)?;
+                let anonymous_ids = as_string_array(&anonymous_ids)?;
+                Ok::<_, DataFusionError>(
+                    user_ids
+                        .iter()
+                        .zip(anonymous_ids.iter())
+                        .map(|(user_id, anonymous_id)| {
+                            graph.profile_index_of(user_id, anonymous_id)
+                        })
+                        .collect(),
+                )
+            })?;
+            Ok(ColumnarValue::Array(Arc::new(profiles)))
+        }),
+    )
+}
+
+/// Registers the graph's tables, `profile_id` and `profile_index` in every query session.
 pub struct SqlTables(pub Arc<Identity>);
 
 impl QueryExtension for SqlTables {
@@ -333,6 +363,7 @@ impl QueryExtension for SqlTables {
             }),
         );
         context.register_udf(profile_id);
+        context.register_udf(profile_index_function(self.0.clone()));
         Ok(())
     }
 }

@@ -13,8 +13,8 @@ use tower_http::cors::CorsLayer;
 use crate::config::Retention;
 use crate::rate_limit::RateLimiter;
 use crate::{
-    Config, Ingestor, admin, bots, consent, demo, experiment_results, experiments, ingest,
-    profiles, query, retention, subjects,
+    Config, Ingestor, admin, analytics, audiences, bots, consent, demo, experiment_results,
+    experiments, ingest, profiles, query, retention, subjects,
 };
 
 /// Everything a request handler needs. Cheap to clone.
@@ -114,6 +114,27 @@ pub fn app(state: AppState) -> Router {
         .route("/openapi.json", get(openapi))
         .route("/v1/query", post(query::query))
         .route("/v1/bots", get(bots::report))
+        .route("/v1/analytics/funnel", post(analytics::funnel::handle))
+        .route(
+            "/v1/analytics/retention",
+            post(analytics::retention::handle),
+        )
+        .route("/v1/analytics/web", get(analytics::web::handle))
+        .route(
+            "/v1/analytics/attribution",
+            post(analytics::attribution::handle),
+        )
+        .route("/v1/audiences", get(audiences::list))
+        .route("/v1/audiences/preview", post(audiences::preview))
+        .route(
+            "/v1/audiences/{key}",
+            get(audiences::get)
+                .put(audiences::put)
+                .delete(audiences::delete),
+        )
+        .route("/v1/audiences/{key}/refresh", post(audiences::refresh))
+        .route("/v1/audiences/{key}/members", get(audiences::export))
+        .route("/v1/audiences/{key}/changes", get(audiences::changes))
         .route(
             "/v1/sources",
             get(admin::list_sources).post(admin::add_source),
@@ -165,6 +186,10 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/demo", post(demo::load))
         .route("/v1/profiles/{id}/merges", get(profiles::get_merges))
         .route("/v1/profiles/{kind}/{value}", get(profiles::get_profile))
+        .route(
+            "/v1/profiles/{kind}/{value}/audiences",
+            get(profiles::get_audiences),
+        )
         .route(
             "/v1/profiles/{kind}/{value}/events",
             get(profiles::get_timeline),

@@ -40,6 +40,8 @@ pub struct Config {
     /// New events of an erased person: refused (default) or stored anonymised.
     pub suppression: SuppressionMode,
     pub retention: Retention,
+    /// Minutes between recomputations of every audience's members (0: only on request).
+    pub audience_refresh_minutes: u64,
     /// Request rates beyond which live traffic counts as a bot's.
     pub bots: BotLimits,
     pub pseudonymise: Pseudonymisation,
@@ -132,6 +134,7 @@ impl Default for Config {
             tls_key: None,
             suppression: SuppressionMode::default(),
             retention: Retention::default(),
+            audience_refresh_minutes: 60,
             bots: BotLimits::default(),
             pseudonymise: Pseudonymisation::default(),
         }

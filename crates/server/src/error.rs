@@ -25,6 +25,11 @@ impl ApiError {
         ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
     }
 
+    /// A request that cannot be answered as it stands (code `invalid_request`).
+    pub fn bad_request(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", message)
+    }
+
     pub fn forbidden(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
     }
@@ -72,6 +77,17 @@ impl From<axum::extract::rejection::QueryRejection> for ApiError {
             "invalid_request",
             rejection.body_text(),
         )
+    }
+}
+
+impl From<datafusion::error::DataFusionError> for ApiError {
+    fn from(error: datafusion::error::DataFusionError) -> ApiError {
+        match error {
+            datafusion::error::DataFusionError::Plan(message) => {
+                ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", message)
+            }
+            other => ApiError::internal(other.to_string()),
+        }
     }
 }
 

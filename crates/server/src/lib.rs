@@ -2,7 +2,9 @@
 //! configuration, and the runtime that wires WAL, apply stage and committer together.
 
 mod admin;
+mod analytics;
 mod app;
+mod audiences;
 mod auth;
 mod bots;
 mod config;
@@ -19,7 +21,15 @@ mod retention;
 mod runtime;
 mod subjects;
 
+pub use analytics::attribution::{AttributionRequest, attribution};
+pub use analytics::funnel::{FunnelRequest, funnel};
+pub use analytics::retention::{RetentionRequest, retention};
+pub use analytics::web::{WebRequest, web};
 pub use app::{AppState, app};
+pub use audiences::{
+    AudienceView, DefinitionRequest, Preview, preview_definition, refresh_all as refresh_audiences,
+    refresh_audience, save as save_audience,
+};
 pub use config::{
     Config, MIN_ADMIN_TOKEN_CHARS, Pseudonymisation, Retention, Secret, SuppressionMode,
 };

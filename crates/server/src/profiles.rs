@@ -263,3 +263,33 @@ pub async fn get_merges(
         merges: graph.merges_of(profile).into_iter().cloned().collect(),
     }))
 }
+
+#[derive(Debug, Serialize)]
+pub struct ProfileAudiences {
+    pub profile_id: String,
+    /// Keys of the audiences the profile belonged to at their last refresh.
+    pub audiences: Vec<String>,
+}
+
+/// `GET /v1/profiles/{type}/{value}/audiences?purpose=`
+pub async fn get_audiences(
+    State(state): State<AppState>,
+    Path((kind, value)): Path<(String, String)>,
+    for_purpose: Result<Query<ForPurpose>, axum::extract::rejection::QueryRejection>,
+    headers: HeaderMap,
+) -> Result<Json<ProfileAudiences>, ApiError> {
+    auth::require(&state, &headers, Permission::ReadProfiles)?;
+    let Query(for_purpose) = for_purpose?;
+    query::read_your_writes(&state).await;
+    let profile_id = with_profile(
+        &state,
+        &kind,
+        &value,
+        for_purpose.purpose.as_deref(),
+        |_, profile| profile.id.clone(),
+    )?;
+    Ok(Json(ProfileAudiences {
+        audiences: state.credentials.audiences_of(&profile_id)?,
+        profile_id,
+    }))
+}

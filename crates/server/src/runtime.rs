@@ -224,10 +224,15 @@ impl Silta {
             self.state.clone(),
             self.config.retention.clone(),
         ));
+        let audiences = tokio::spawn(crate::audiences::run_schedule(
+            self.state.clone(),
+            self.config.audience_refresh_minutes,
+        ));
         let router =
             app(self.state.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>();
         let served = serve_until(listener, router, tls, shutdown).await;
         retention.abort();
+        audiences.abort();
         let _ = std::fs::remove_file(server_info_path(&data));
         let _ = std::fs::remove_file(local_admin_token_path(&data));
         let _ = self

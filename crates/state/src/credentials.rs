@@ -197,6 +197,10 @@ impl StateStore {
         transaction.open_table(SUPPRESSED)?;
         transaction.open_table(SETTINGS)?;
         transaction.open_table(EXPERIMENTS)?;
+        transaction.open_table(crate::audiences::AUDIENCES)?;
+        transaction.open_table(crate::audiences::MEMBERS)?;
+        transaction.open_table(crate::audiences::BY_PROFILE)?;
+        transaction.open_table(crate::audiences::CHANGES)?;
         move_legacy_write_keys(&transaction)?;
         transaction.commit()?;
         Ok(StateStore { database })

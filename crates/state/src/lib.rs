@@ -2,12 +2,14 @@
 //! requests, the suppression list, and the audit log of every change to them. Keys, tokens and
 //! suppressed identifiers are stored only as SHA-256 hashes; keys and tokens are shown once.
 
+mod audiences;
 mod audit;
 mod credentials;
 mod experiments;
 mod roles;
 mod subjects;
 
+pub use audiences::{Audience, MembershipChange, Refreshed};
 pub use audit::{Actor, AuditEntry, Change, MAX_AUDIT_PAGE};
 pub use credentials::{NewSecret, Source, SourcePolicies, StateError, StateStore, Token, WriteKey};
 pub use roles::{Permission, Role, UnknownRole};

@@ -32,11 +32,12 @@ impl Role {
         use Permission::*;
         match self {
             Role::Admin => true,
-            Role::Marketer => {
-                matches!(permission, ReadProfiles | ManageConsent | Experiments | Sql)
-            }
-            Role::Analyst => matches!(permission, Sql),
-            Role::Viewer => false,
+            Role::Marketer => matches!(
+                permission,
+                ReadProfiles | ManageConsent | Experiments | Sql | Analytics | Audiences
+            ),
+            Role::Analyst => matches!(permission, Sql | Analytics),
+            Role::Viewer => matches!(permission, Analytics),
         }
     }
 }
@@ -55,6 +56,10 @@ pub enum Permission {
     Experiments,
     /// Read-only SQL over the event store (admins, marketers and analysts).
     Sql,
+    /// Aggregate analyses: funnels, retention, web analytics, attribution (every role).
+    Analytics,
+    /// Audiences: definitions, previews and their members (admins and marketers).
+    Audiences,
 }
 
 impl fmt::Display for Role {

@@ -99,6 +99,24 @@ impl EventStore {
         Ok(())
     }
 
+    /// Streams the answer of `frame` batch by batch, stopping at `limits`' timeout.
+    pub async fn stream_frame(
+        frame: DataFrame,
+        limits: &QueryLimits,
+        mut each: impl FnMut(RecordBatch) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let run = async {
+            let mut stream = frame.execute_stream().await?;
+            while let Some(batch) = stream.next().await {
+                each(batch?)?;
+            }
+            Ok(())
+        };
+        tokio::time::timeout(limits.timeout, run)
+            .await
+            .map_err(|_| StoreError::QueryTimeout(limits.timeout.as_millis()))?
+    }
+
     pub fn add_query_extension(&self, extension: Arc<dyn QueryExtension>) {
         self.query_extensions
             .write()
@@ -106,8 +124,9 @@ impl EventStore {
             .push(extension);
     }
 
-    /// A session over snapshots of every table (and what extensions add), within `limits`.
-    fn session(&self, limits: &QueryLimits) -> Result<SessionContext, StoreError> {
+    /// A session over snapshots of every table (and what extensions add), within `limits`'
+    /// memory, for Silta's own queries built with the DataFrame API.
+    pub fn session(&self, limits: &QueryLimits) -> Result<SessionContext, StoreError> {
         let runtime = RuntimeEnvBuilder::new()
             .with_memory_limit(limits.memory_bytes, 1.0)
             .build_arc()?;

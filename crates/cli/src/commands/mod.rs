@@ -1,3 +1,5 @@
+pub mod analytics;
+pub mod audiences;
 pub mod audit;
 pub mod bench;
 pub mod demo;

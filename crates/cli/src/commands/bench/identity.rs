@@ -30,7 +30,7 @@ pub struct IdentityArgs {
 }
 
 /// The demo's last day, fixed so that every run resolves the same data.
-const DEMO_END: NaiveDate = NaiveDate::from_ymd_opt(2026, 10, 31).expect("a valid date");
+pub(super) const DEMO_END: NaiveDate = NaiveDate::from_ymd_opt(2026, 10, 31).expect("a valid date");
 
 const DUCKDB_SCRIPT: &str = include_str!("duckdb_components.py");
 
@@ -57,7 +57,7 @@ pub async fn run(args: IdentityArgs) -> anyhow::Result<()> {
         ..Config::default()
     };
     if !data.join("tables/events/_delta_log").is_dir() {
-        load(&config, &args).await?;
+        load(&config, args.events, args.seed).await?;
     }
     let (store, identity, report) = open_offline(&config).await?;
     let refusals = identity.read().refusals().len();
@@ -109,12 +109,13 @@ pub async fn run(args: IdentityArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn load(config: &Config, args: &IdentityArgs) -> anyhow::Result<()> {
+/// Loads `events` demo events ending on [`DEMO_END`] through the ingestion path.
+pub(super) async fn load(config: &Config, events: u64, seed: u64) -> anyhow::Result<()> {
     let started = Instant::now();
     let silta = Silta::start(config.clone()).await?;
     let request = DemoRequest {
-        events: args.events,
-        seed: args.seed,
+        events,
+        seed,
         end_date: Some(DEMO_END),
     };
     let report = load_demo(&silta.state, &request, &silta_state::Actor::System)

@@ -1,6 +1,7 @@
 //! `silta bench`: benchmarks that print Silta's figure beside a named peer measured in the same
 //! run on the same machine.
 
+mod analytics;
 mod identity;
 mod ingest;
 mod profiles;
@@ -24,6 +25,9 @@ pub enum BenchCommand {
     Identity(identity::IdentityArgs),
     /// Profile lookup latency over loopback HTTP at a fixed request rate.
     Profiles(profiles::ProfilesArgs),
+    /// Funnel, retention, web analytics, audience and attribution over the demo data, beside
+    /// DuckDB.
+    Analytics(analytics::AnalyticsArgs),
 }
 
 pub async fn run(_config: Config, command: BenchCommand) -> anyhow::Result<()> {
@@ -31,6 +35,7 @@ pub async fn run(_config: Config, command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Ingest(args) => ingest::run(args).await,
         BenchCommand::Identity(args) => identity::run(args).await,
         BenchCommand::Profiles(args) => profiles::run(args).await,
+        BenchCommand::Analytics(args) => analytics::run(args).await,
     }
 }
 

@@ -1,0 +1,173 @@
+//! `POST /v1/analytics/retention`: cohorts by the first occurrence of an event and the share of
+//! each cohort that did the return event in each later day or week.
+
+use arrow::array::{Array, AsArray};
+use axum::Json;
+use axum::extract::State;
+use axum::extract::rejection::JsonRejection;
+use axum::http::HeaderMap;
+use chrono::{Days, NaiveDate, Utc};
+use datafusion::dataframe::DataFrame;
+use datafusion::error::DataFusionError;
+use datafusion::prelude::{SessionContext, col};
+use serde::{Deserialize, Serialize};
+use silta_analytics::funnel::Step;
+use silta_analytics::retention::{Cohort, Period, RetentionCounter, RetentionEvent};
+use silta_state::Permission;
+
+use super::expressions::{event_match, not_bot, person, time_range};
+use super::scan::{self, DateRange, Explain};
+use crate::{ApiError, AppState, auth, query};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionRequest {
+    /// A person's cohort is the period of their first such event, ever.
+    pub cohort_event: Step,
+    pub return_event: Step,
+    #[serde(default)]
+    pub period: Period,
+    /// Columns of the triangle, period 0 included.
+    #[serde(default = "default_periods")]
+    pub periods: u32,
+    /// Cohorts whose period starts on these local dates.
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    #[serde(default)]
+    pub time_zone: Option<String>,
+    #[serde(default)]
+    pub explain: bool,
+}
+
+fn default_periods() -> u32 {
+    12
+}
+
+#[derive(Debug, Serialize)]
+pub struct RetentionResponse {
+    pub period: Period,
+    pub cohorts: Vec<Cohort>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub explain: Option<Explain>,
+}
+
+pub async fn handle(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    request: Result<Json<RetentionRequest>, JsonRejection>,
+) -> Result<Json<RetentionResponse>, ApiError> {
+    auth::require(&state, &headers, Permission::Analytics)?;
+    let Json(request) = request?;
+    query::read_your_writes(&state).await;
+    Ok(Json(retention(&state, &request).await?))
+}
+
+async fn frame(
+    context: &SessionContext,
+    request: &RetentionRequest,
+    end: i64,
+) -> Result<DataFrame, DataFusionError> {
+    let cohort = event_match(
+        context,
+        Some(&request.cohort_event.event),
+        &request.cohort_event.filters,
+    )?;
+    let returned = event_match(
+        context,
+        Some(&request.return_event.event),
+        &request.return_event.filters,
+    )?;
+    context
+        .table("events")
+        .await?
+        .filter(
+            time_range(0, end)
+                .and(not_bot())
+                .and(cohort.clone().or(returned.clone())),
+        )?
+        .select(vec![
+            person(context)?.alias("person"),
+            col("timestamp").alias("at"),
+            cohort.alias("cohort"),
+            returned.alias("returned"),
+        ])
+}
+
+pub async fn retention(
+    state: &AppState,
+    request: &RetentionRequest,
+) -> Result<RetentionResponse, ApiError> {
+    let period_days = match request.period {
+        Period::Day => 1,
+        Period::Week => 7,
+    };
+    // Observe until the last column of the last cohort has ended.
+    let observed = DateRange {
+        from: request.from,
+        to: request
+            .to
+            .checked_add_days(Days::new(u64::from(request.periods) * period_days + 7))
+            .ok_or_else(|| ApiError::bad_request("'to' is out of range"))?,
+        time_zone: request.time_zone.clone(),
+    };
+    let (_, end) = observed.bounds()?;
+    let mut counter = RetentionCounter::new(
+        request.period,
+        observed.zone()?,
+        (request.from, request.to),
+        request.periods,
+        Utc::now().timestamp_micros(),
+    )
+    .map_err(|error| ApiError::bad_request(error.to_string()))?;
+    for step in [&request.cohort_event, &request.return_event] {
+        for filter in &step.filters {
+            filter
+                .validate()
+                .map_err(|error| ApiError::bad_request(error.to_string()))?;
+        }
+    }
+    let context = state.store.session(&state.query_limits)?;
+    let frame = frame(&context, request, end).await?;
+    let explain = request.explain.then(|| Explain {
+        sql: vec![scan::plan_text(&frame)],
+        counting: "rows sorted by person and time; a person's cohort is the local day or week \
+                   (weeks start on Monday) of their first cohort event; they count as returned in \
+                   period n when a return event falls in the n-th period after their cohort's"
+            .to_string(),
+    });
+    let mut rows: Vec<(u32, i64, (bool, bool))> = Vec::new();
+    scan::stream(state, frame, |batch| {
+        let persons = scan::persons(&batch, 0);
+        let times = scan::timestamps(&batch, 1)?;
+        let cohort = batch.column(2).as_boolean().clone();
+        let returned = batch.column(3).as_boolean().clone();
+        for (row, person) in scan::known_persons(&persons) {
+            let flags = (
+                cohort.is_valid(row) && cohort.value(row),
+                returned.is_valid(row) && returned.value(row),
+            );
+            rows.push((person, times.value(row), flags));
+        }
+        Ok(())
+    })
+    .await?;
+    let mut events = Vec::new();
+    scan::by_person(rows, |person_rows| {
+        events.clear();
+        events.extend(
+            person_rows
+                .iter()
+                .map(|&(_, at, (cohort, returned))| RetentionEvent {
+                    at_micros: at,
+                    cohort,
+                    returned,
+                }),
+        );
+        counter.add_person(&events);
+    });
+    Ok(RetentionResponse {
+        period: request.period,
+        cohorts: counter.finish(),
+        explain,
+    })
+}
