@@ -124,6 +124,21 @@ impl ServerClient {
         Ok(serde_json::from_str(&answer)?)
     }
 
+    /// PUT with a CSV body.
+    pub async fn put_csv<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        csv: Vec<u8>,
+    ) -> anyhow::Result<T> {
+        let url = format!("{}{path}", self.base_url);
+        let request = self
+            .http
+            .put(url)
+            .header(reqwest::header::CONTENT_TYPE, "text/csv")
+            .body(csv);
+        Ok(serde_json::from_str(&self.send(request).await?)?)
+    }
+
     pub async fn delete(&self, path: &str) -> anyhow::Result<()> {
         self.send(self.http.delete(format!("{}{path}", self.base_url)))
             .await

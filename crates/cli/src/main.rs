@@ -69,6 +69,11 @@ enum Command {
         #[command(subcommand)]
         command: commands::analytics::AnalyticsCommand,
     },
+    /// Ad spend per day and channel, for attribution and media mix.
+    Spend {
+        #[command(subcommand)]
+        command: commands::spend::SpendCommand,
+    },
     /// Audiences: define, preview, refresh, export, delete.
     Audiences {
         #[command(subcommand)]
@@ -124,6 +129,7 @@ fn main() -> anyhow::Result<()> {
             Command::Experiments { command } => commands::experiments::run(config, command).await,
             Command::Analytics { command } => commands::analytics::run(config, command).await,
             Command::Audiences { command } => commands::audiences::run(config, command).await,
+            Command::Spend { command } => commands::spend::run(config, command).await,
             Command::Retention { command } => commands::retention::run(config, command).await,
             Command::Demo(args) => commands::demo::run(config, args).await,
             Command::Bench { command } => commands::bench::run(config, command).await,

@@ -1,6 +1,6 @@
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::{delete, get, patch, post, put};
@@ -14,7 +14,7 @@ use crate::config::Retention;
 use crate::rate_limit::RateLimiter;
 use crate::{
     Config, Ingestor, admin, analytics, audiences, bots, consent, demo, experiment_results,
-    experiments, ingest, profiles, query, retention, subjects,
+    experiments, ingest, profiles, query, retention, spend, subjects,
 };
 
 /// Everything a request handler needs. Cheap to clone.
@@ -123,6 +123,10 @@ pub fn app(state: AppState) -> Router {
         .route(
             "/v1/analytics/attribution",
             post(analytics::attribution::handle),
+        )
+        .route(
+            "/v1/spend",
+            put(spend::put).layer(DefaultBodyLimit::max(spend::MAX_SPEND_BYTES)),
         )
         .route("/v1/audiences", get(audiences::list))
         .route("/v1/audiences/preview", post(audiences::preview))

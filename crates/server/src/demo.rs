@@ -1,10 +1,7 @@
 //! Loading the demo data set through the ingestion path, and `POST /v1/demo` (admin).
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 
-use arrow::array::{ArrayRef, Date32Array, Float64Array, RecordBatch, StringArray, UInt64Array};
-use arrow::datatypes::{DataType, Field, Schema};
 use axum::Json;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -14,6 +11,7 @@ use silta_collect::{Endpoint, RequestMeta, parse_request};
 use silta_demo::{DEMO_SOURCES, DemoOptions, DemoSummary, MediaMixTruth, SpendRow};
 use silta_state::{Actor, Permission, Source};
 
+use crate::spend::{SpendRecord, spend_batch};
 use crate::{ApiError, AppState, auth};
 
 /// Largest demo that may be requested over HTTP.
@@ -134,7 +132,7 @@ pub async fn load_demo(
     let (spend, truth) = silta_demo::generate_media_mix(&options);
     state
         .store
-        .overwrite_reference_table("spend", vec![spend_batch(&spend)?])
+        .overwrite_reference_table("spend", vec![spend_batch(&spend_records(&spend))?])
         .await?;
     let truth_file = write_truth(state, &truth)?;
     Ok(DemoReport {
@@ -147,33 +145,17 @@ pub async fn load_demo(
     })
 }
 
-fn spend_batch(rows: &[SpendRow]) -> Result<RecordBatch, ApiError> {
-    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).ok_or_else(|| ApiError::internal("epoch"))?;
-    let schema = Arc::new(Schema::new(vec![
-        Field::new("date", DataType::Date32, false),
-        Field::new("channel", DataType::Utf8, false),
-        Field::new("spend", DataType::Float64, false),
-        Field::new("impressions", DataType::UInt64, false),
-        Field::new("clicks", DataType::UInt64, false),
-    ]));
-    let columns: Vec<ArrayRef> = vec![
-        Arc::new(Date32Array::from_iter_values(
-            rows.iter().map(|row| (row.date - epoch).num_days() as i32),
-        )),
-        Arc::new(StringArray::from_iter_values(
-            rows.iter().map(|row| row.channel.as_str()),
-        )),
-        Arc::new(Float64Array::from_iter_values(
-            rows.iter().map(|row| row.spend),
-        )),
-        Arc::new(UInt64Array::from_iter_values(
-            rows.iter().map(|row| row.impressions),
-        )),
-        Arc::new(UInt64Array::from_iter_values(
-            rows.iter().map(|row| row.clicks),
-        )),
-    ];
-    RecordBatch::try_new(schema, columns).map_err(ApiError::internal)
+fn spend_records(rows: &[SpendRow]) -> Vec<SpendRecord> {
+    rows.iter()
+        .map(|row| SpendRecord {
+            date: row.date,
+            channel: row.channel.clone(),
+            campaign: None,
+            spend: row.spend,
+            impressions: Some(row.impressions),
+            clicks: Some(row.clicks),
+        })
+        .collect()
 }
 
 fn write_truth(state: &AppState, truth: &MediaMixTruth) -> Result<String, ApiError> {

@@ -19,6 +19,7 @@ mod query;
 mod rate_limit;
 mod retention;
 mod runtime;
+mod spend;
 mod subjects;
 
 pub use analytics::attribution::{AttributionRequest, attribution};
@@ -42,4 +43,5 @@ pub use retention::apply_retention;
 pub use runtime::{
     Silta, install_tls_provider, local_admin_token_path, open_offline, server_info_path,
 };
+pub use spend::{SpendLoaded, SpendRecord, parse_spend_csv, replace_spend};
 pub use subjects::{SubjectExport, erase_subject, export_subject};

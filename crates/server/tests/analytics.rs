@@ -457,6 +457,24 @@ async fn analyses_agree_with_brute_force_over_the_same_events() {
         "{devices:?}"
     );
 
+    // Spend for two of the sources, one day outside the range that must not count.
+    let spend = "date,channel,campaign,spend,clicks\n2026-09-03,google,autumn,300,12\n\
+                 2026-09-20,google,autumn,200.5,9\n2026-10-02,google,autumn,999,1\n\
+                 2026-09-05,tiktok,,50,\n";
+    let upload = |token: &str| {
+        axum::http::Request::put("/v1/spend")
+            .header("content-type", "text/csv")
+            .header("authorization", format!("Bearer {token}"))
+            .body(axum::body::Body::from(spend))
+            .expect("request")
+    };
+    let (status, _, _) = silta.send(upload(&token)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "viewers do not load spend");
+    let (status, _, loaded) = silta.send(upload(&silta.marketer_token)).await;
+    assert_eq!(status, StatusCode::OK, "{loaded}");
+    assert_eq!(loaded["rows"], 4);
+    assert_eq!(loaded["channels"], 2);
+
     // Attribution in September with a 7-day lookback: last touch and linear by brute force.
     let request = json!({
         "conversion": {"event": "Order Completed"}, "touch": "utm_source",
@@ -517,6 +535,22 @@ async fn analyses_agree_with_brute_force_over_the_same_events() {
             );
         }
     }
+    let google = attribution["models"][0]["credits"]
+        .as_array()
+        .expect("credits")
+        .iter()
+        .find(|credit| credit["key"] == "google")
+        .expect("google")
+        .clone();
+    assert_eq!(google["spend"], 500.5, "{google}");
+    let cost = google["cost_per_acquisition"].as_f64().expect("cost");
+    assert!(
+        (cost - 500.5 / last_touch["google"]).abs() < 1e-9,
+        "{google}"
+    );
+    let return_on_spend = google["return_on_ad_spend"].as_f64().expect("roas");
+    let revenue = google["revenue"].as_f64().expect("revenue");
+    assert!((return_on_spend - revenue / 500.5).abs() < 1e-9);
     let data_driven: f64 = attribution["models"][2]["credits"]
         .as_array()
         .expect("credits")

@@ -34,7 +34,13 @@ impl Role {
             Role::Admin => true,
             Role::Marketer => matches!(
                 permission,
-                ReadProfiles | ManageConsent | Experiments | Sql | Analytics | Audiences
+                ReadProfiles
+                    | ManageConsent
+                    | Experiments
+                    | Sql
+                    | Analytics
+                    | Audiences
+                    | ManageSpend
             ),
             Role::Analyst => matches!(permission, Sql | Analytics),
             Role::Viewer => matches!(permission, Analytics),
@@ -60,6 +66,8 @@ pub enum Permission {
     Analytics,
     /// Audiences: definitions, previews and their members (admins and marketers).
     Audiences,
+    /// The ad spend table (admins and marketers).
+    ManageSpend,
 }
 
 impl fmt::Display for Role {

@@ -11,6 +11,7 @@ use deltalake::DeltaTable;
 use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
 use deltalake::kernel::transaction::CommitProperties;
 use deltalake::kernel::{StructType, Transaction};
+use deltalake::operations::write::SchemaMode;
 use deltalake::protocol::SaveMode;
 use silta_wal::Lsn;
 
@@ -135,6 +136,8 @@ impl DeltaTableHandle {
             .clone()
             .write(batches)
             .with_save_mode(SaveMode::Overwrite)
+            // Reference tables may gain columns between versions of Silta.
+            .with_schema_mode(SchemaMode::Overwrite)
             .await?;
         let provider = table.table_provider().await?;
         Ok((table, provider))

@@ -8,6 +8,7 @@ pub mod profiles;
 pub mod retention;
 pub mod serve;
 pub mod sources;
+pub mod spend;
 pub mod sql;
 pub mod subjects;
 pub mod tokens;
