@@ -124,6 +124,18 @@ impl ServerClient {
         Ok(serde_json::from_str(&answer)?)
     }
 
+    /// GET, answered as text (CSV, for example).
+    pub async fn get_text(&self, path: &str) -> anyhow::Result<String> {
+        self.send(self.http.get(format!("{}{path}", self.base_url)))
+            .await
+    }
+
+    /// POST a JSON body, answered as text (CSV, for example).
+    pub async fn post_text<B: Serialize>(&self, path: &str, body: &B) -> anyhow::Result<String> {
+        let url = format!("{}{path}", self.base_url);
+        self.send(self.http.post(url).json(body)).await
+    }
+
     /// PUT with a CSV body.
     pub async fn put_csv<T: DeserializeOwned>(
         &self,

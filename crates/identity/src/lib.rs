@@ -17,4 +17,4 @@ pub use graph::{IdentityGraph, LookupError, Merge, Profile, Refusal};
 pub use identifier::{BUILT_IN_TYPES, ConfigError, IdentityConfig};
 pub use profile::{ComputedTraits, PageVisit, Touch, TraitValue, Traits};
 pub use service::{Identity, RebuildReport};
-pub use tables::{GraphTable, SqlTables};
+pub use tables::{Columns, GraphTable, SqlTables};

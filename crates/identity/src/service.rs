@@ -14,7 +14,7 @@ use silta_store::{AppliedEvents, EventStore, StoreError, TEXT_COLUMNS, events_fr
 
 use crate::graph::IdentityGraph;
 use crate::identifier::{ConfigError, IdentityConfig};
-use crate::tables::GraphTable;
+use crate::tables::{Columns, GraphTable};
 
 /// The text columns the graph reads; the others are read as NULL, so that sorting moves as few
 /// bytes as it can.
@@ -152,10 +152,13 @@ async fn slices(store: &EventStore) -> Result<Vec<Slice>, StoreError> {
     Ok(slices)
 }
 
+/// Table builds kept for reuse while the graph is unchanged.
+const MAX_CACHED_TABLES: usize = 6;
+
 pub struct Identity {
     graph: RwLock<IdentityGraph>,
-    /// The last tables built, with the graph version they show.
-    tables: Mutex<Vec<(GraphTable, u64, RecordBatch)>>,
+    /// The last tables built, with the graph version they show and the columns they hold.
+    tables: Mutex<Vec<(GraphTable, u64, Columns, RecordBatch)>>,
 }
 
 impl fmt::Debug for Identity {
@@ -243,23 +246,33 @@ impl Identity {
             .forget(profile_id)
     }
 
-    /// One of the graph's tables as it is now; rebuilt only when the graph has changed.
-    pub fn table_batch(&self, table: GraphTable) -> Result<RecordBatch, DataFusionError> {
+    /// One of the graph's tables as it is now, with at least the `wanted` columns (the others
+    /// may be null); rebuilt only when the graph has changed or more columns are wanted.
+    pub fn table_batch(
+        &self,
+        table: GraphTable,
+        wanted: Columns,
+    ) -> Result<RecordBatch, DataFusionError> {
         let graph = self.read();
         let version = graph.version();
         let mut cache = self
             .tables
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some((_, _, batch)) = cache
-            .iter()
-            .find(|(cached, cached_version, _)| *cached == table && *cached_version == version)
-        {
+        let cached = cache.iter().find(|(cached, cached_version, columns, _)| {
+            *cached == table && *cached_version == version && columns.contains(wanted)
+        });
+        if let Some((_, _, _, batch)) = cached {
             return Ok(batch.clone());
         }
-        let batch = table.batch(&graph)?;
-        cache.retain(|(cached, _, _)| *cached != table);
-        cache.push((table, version, batch.clone()));
+        let batch = table.batch(&graph, wanted)?;
+        cache.retain(|(cached, cached_version, _, _)| {
+            *cached != table || *cached_version == version
+        });
+        if cache.len() >= MAX_CACHED_TABLES {
+            cache.remove(0);
+        }
+        cache.push((table, version, wanted, batch.clone()));
         Ok(batch)
     }
 }

@@ -108,9 +108,11 @@ impl GraphTable {
         Arc::new(Schema::new(fields))
     }
 
-    pub fn batch(self, graph: &IdentityGraph) -> Result<RecordBatch> {
+    /// The table now; only the `wanted` columns are sure to be filled (profiles leave the
+    /// costly others null).
+    pub fn batch(self, graph: &IdentityGraph, wanted: Columns) -> Result<RecordBatch> {
         let columns = match self {
-            GraphTable::Profiles => profile_columns(graph),
+            GraphTable::Profiles => profile_columns(graph, wanted),
             GraphTable::Identities => {
                 let mut columns = Texts::new(3);
                 for (kind, value, profile) in graph.identities() {
@@ -189,7 +191,39 @@ fn json_text<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_default()
 }
 
-fn profile_columns(graph: &IdentityGraph) -> Vec<ArrayRef> {
+/// Which columns of a table a scan reads, by position (tables have fewer than 64 columns).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Columns(u64);
+
+impl Columns {
+    pub const ALL: Columns = Columns(u64::MAX);
+
+    pub fn of(projection: Option<&Vec<usize>>) -> Columns {
+        match projection {
+            None => Columns::ALL,
+            Some(indices) => Columns(indices.iter().fold(0, |mask, index| mask | (1 << index))),
+        }
+    }
+
+    fn has(self, index: usize) -> bool {
+        self.0 & (1 << index) != 0
+    }
+
+    pub fn contains(self, other: Columns) -> bool {
+        self.0 & other.0 == other.0
+    }
+}
+
+/// Positions of the profile columns that are costly to build.
+const USER_ID: usize = 1;
+const CHANNELS: usize = 8;
+const EVENT_COUNTS: usize = 11;
+const IDENTIFIER_COUNT: usize = 19;
+const TRAITS: usize = 20;
+const COMPUTED_TRAITS: usize = 21;
+const CONSENT: usize = 22;
+
+fn profile_columns(graph: &IdentityGraph, wanted: Columns) -> Vec<ArrayRef> {
     let mut ids = Texts::new(2);
     let mut first_seen = TimestampMicrosecondBuilder::new();
     let mut last_seen = TimestampMicrosecondBuilder::new();
@@ -203,9 +237,16 @@ fn profile_columns(graph: &IdentityGraph) -> Vec<ArrayRef> {
     let mut declared = StringBuilder::new();
     let mut consent = StringBuilder::new();
     let micros = |time: Option<DateTime<Utc>>| time.map(|time| time.timestamp_micros());
+    let needs_identifiers = wanted.has(USER_ID) || wanted.has(IDENTIFIER_COUNT);
+    let summaries = (CHANNELS..=EVENT_COUNTS).any(|index| wanted.has(index));
+    let json_if = |index: usize, value: &dyn Fn() -> String| wanted.has(index).then(value);
     for profile in graph.profiles() {
         let computed = &profile.computed;
-        let identifiers = graph.identifiers_of(profile);
+        let identifiers = if needs_identifiers {
+            graph.identifiers_of(profile)
+        } else {
+            Vec::new()
+        };
         let user_id = identifiers
             .iter()
             .find(|(kind, _)| kind == "user_id")
@@ -219,11 +260,21 @@ fn profile_columns(graph: &IdentityGraph) -> Vec<ArrayRef> {
         average_revenue.append_option(computed.average_revenue());
         let first = computed.first_touch.as_ref();
         let last = computed.last_touch.as_ref();
+        let [channels, sources, device_types, event_counts] = if summaries {
+            [
+                Some(json_text(&computed.channels)),
+                Some(json_text(&computed.sources)),
+                Some(json_text(&computed.device_types)),
+                Some(json_text(&computed.event_counts)),
+            ]
+        } else {
+            [None, None, None, None]
+        };
         details.row(&[
-            Some(&json_text(&computed.channels)),
-            Some(&json_text(&computed.sources)),
-            Some(&json_text(&computed.device_types)),
-            Some(&json_text(&computed.event_counts)),
+            channels.as_deref(),
+            sources.as_deref(),
+            device_types.as_deref(),
+            event_counts.as_deref(),
             first.and_then(|touch| touch.source.as_deref()),
             first.and_then(|touch| touch.medium.as_deref()),
             first.and_then(|touch| touch.campaign.as_deref()),
@@ -233,17 +284,21 @@ fn profile_columns(graph: &IdentityGraph) -> Vec<ArrayRef> {
             computed.last_page.as_ref().map(|visit| visit.path.as_str()),
         ]);
         identifier_count.append_value(identifiers.len() as i64);
-        traits.append_value(json_text(&profile.traits.values()));
-        let declared_values: serde_json::Map<String, serde_json::Value> =
-            graph.declared_traits_of(profile).into_iter().collect();
-        declared.append_value(json_text(&declared_values));
-        let granted: BTreeMap<&str, bool> = profile
-            .consent
-            .purposes
-            .iter()
-            .map(|(purpose, state)| (purpose.as_str(), state.granted))
-            .collect();
-        consent.append_value(json_text(&granted));
+        traits.append_option(json_if(TRAITS, &|| json_text(&profile.traits.values())));
+        declared.append_option(json_if(COMPUTED_TRAITS, &|| {
+            let declared_values: serde_json::Map<String, serde_json::Value> =
+                graph.declared_traits_of(profile).into_iter().collect();
+            json_text(&declared_values)
+        }));
+        consent.append_option(json_if(CONSENT, &|| {
+            let granted: BTreeMap<&str, bool> = profile
+                .consent
+                .purposes
+                .iter()
+                .map(|(purpose, state)| (purpose.as_str(), state.granted))
+                .collect();
+            json_text(&granted)
+        }));
     }
     let mut columns = ids.finish();
     columns.extend([
@@ -286,7 +341,9 @@ impl TableProvider for GraphTableProvider {
         _filters: &[Expr],
         _limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let batch = self.identity.table_batch(self.table)?;
+        let batch = self
+            .identity
+            .table_batch(self.table, Columns::of(projection))?;
         MemorySourceConfig::try_new_exec(&[vec![batch]], self.schema(), projection.cloned())
             .map(|plan| plan as Arc<dyn ExecutionPlan>)
     }

@@ -24,10 +24,6 @@ use crate::{ApiError, AppState, auth, query};
 /// People one bulk request may assign at most.
 const MAX_BULK: usize = 10_000;
 
-fn invalid(message: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", message)
-}
-
 pub(crate) fn experiment(state: &AppState, key: &str) -> Result<Experiment, ApiError> {
     state.credentials.experiment(key)?.ok_or_else(|| {
         ApiError::new(
@@ -49,11 +45,11 @@ pub async fn put(
     let actor = auth::require_actor(&state, &headers, address, Permission::Experiments)?;
     let Json(definition) = request?;
     if definition.key != key {
-        return Err(invalid("the body's key must be the path's"));
+        return Err(ApiError::bad_request("the body's key must be the path's"));
     }
     definition
         .validate()
-        .map_err(|error| invalid(error.to_string()))?;
+        .map_err(|error| ApiError::bad_request(error.to_string()))?;
     state.credentials.put_experiment(&definition, &actor)?;
     Ok(Json(definition))
 }
@@ -215,7 +211,9 @@ pub async fn assignments(
     auth::require(&state, &headers, Permission::Experiments)?;
     let Json(request) = request?;
     if request.people.len() > MAX_BULK {
-        return Err(invalid(format!("at most {MAX_BULK} people a request")));
+        return Err(ApiError::bad_request(format!(
+            "at most {MAX_BULK} people a request"
+        )));
     }
     let definition = experiment(&state, &key)?;
     Ok(Json(
@@ -257,7 +255,7 @@ pub async fn analysis(
     let Json(request) = request?;
     let definition = experiment(&state, &key)?;
     if request.variations.len() != definition.variations.len() {
-        return Err(invalid(format!(
+        return Err(ApiError::bad_request(format!(
             "the experiment has {} variations",
             definition.variations.len()
         )));
@@ -268,7 +266,7 @@ pub async fn analysis(
             .sequential_tuning
             .is_some_and(|tuning| tuning.is_nan() || tuning <= 0.0)
     {
-        return Err(invalid(
+        return Err(ApiError::bad_request(
             "alpha must be in (0, 1) and the sequential tuning positive",
         ));
     }

@@ -14,6 +14,7 @@ mod error;
 mod experiment_results;
 mod experiments;
 mod ingest;
+mod output;
 mod profiles;
 mod query;
 mod rate_limit;
@@ -38,6 +39,7 @@ pub use demo::{DemoReport, DemoRequest, load_demo};
 pub use error::ApiError;
 pub use experiment_results::experiment_results;
 pub use ingest::{IngestOutcome, Ingestor};
+pub use output::{Format, Tabular, csv_text};
 pub use profiles::{MergeHistory, ProfileView};
 pub use retention::apply_retention;
 pub use runtime::{

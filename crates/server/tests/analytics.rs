@@ -217,6 +217,24 @@ impl World {
 
 /// The events arrive as a server-side import: all from one address, which live bot
 /// detection accepts from server sources only.
+/// The body of an answer as text (CSV, for example).
+async fn text(silta: &TestSilta, request: axum::http::Request<axum::body::Body>) -> String {
+    use tower::ServiceExt;
+    let mut request = request;
+    request
+        .extensions_mut()
+        .insert(axum::extract::ConnectInfo(std::net::SocketAddr::from((
+            [127, 0, 0, 1],
+            1,
+        ))));
+    let response = silta.router.clone().oneshot(request).await.expect("answer");
+    assert_eq!(response.status(), StatusCode::OK);
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .expect("body");
+    String::from_utf8(bytes.to_vec()).expect("utf-8")
+}
+
 async fn loaded() -> (TestSilta, World) {
     let silta = TestSilta::start().await;
     let import_key = silta
@@ -325,6 +343,28 @@ async fn analyses_agree_with_brute_force_over_the_same_events() {
     assert!(
         sql.contains("profile_index") && sql.contains("Product Viewed"),
         "{sql}"
+    );
+
+    // The same funnel as CSV: a header and one line per step.
+    let csv = text(
+        &silta,
+        axum::http::Request::post("/v1/analytics/funnel?format=csv")
+            .header("content-type", "application/json")
+            .header("authorization", format!("Bearer {token}"))
+            .body(axum::body::Body::from(
+                json!({"steps": STEPS.iter().map(|name| json!({"event": name})).collect::<Vec<_>>(),
+                       "window_hours": 48, "from": "2026-09-05", "to": "2026-09-30"})
+                .to_string(),
+            ))
+            .expect("request"),
+    )
+    .await;
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 1 + STEPS.len(), "{csv}");
+    assert!(lines[0].starts_with("breakdown,step,event,people"), "{csv}");
+    assert!(
+        lines[4].starts_with(&format!(",4,Order Completed,{}", expected[3])),
+        "{csv}"
     );
 
     // Retention by week in Berlin time: cohort by first page view, return by any order.

@@ -2,24 +2,33 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use chrono::NaiveDate;
-use clap::Subcommand;
+use clap::{Args, Subcommand};
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use silta_server::{
-    ApiError, AppState, AttributionRequest, Config, FunnelRequest, RetentionRequest, Silta,
-    WebRequest,
+    ApiError, AppState, AttributionRequest, Config, Format, FunnelRequest, RetentionRequest, Silta,
+    Tabular, WebRequest, csv_text,
 };
 
 use crate::client::{self, Target};
 
+#[derive(Args)]
+pub struct Request {
+    /// The request body as the endpoint takes it, in a JSON file.
+    file: PathBuf,
+    /// Print a CSV table instead of JSON.
+    #[arg(long)]
+    csv: bool,
+}
+
 #[derive(Subcommand)]
 pub enum AnalyticsCommand {
-    /// A funnel defined in a JSON file (as `POST /v1/analytics/funnel` takes).
-    Funnel { file: PathBuf },
-    /// A retention triangle defined in a JSON file (as `POST /v1/analytics/retention` takes).
-    Retention { file: PathBuf },
+    /// A funnel (`POST /v1/analytics/funnel`).
+    Funnel(Request),
+    /// A retention triangle (`POST /v1/analytics/retention`).
+    Retention(Request),
     /// Web analytics over a date range, beside the period before it.
     Web {
         #[arg(long)]
@@ -38,9 +47,12 @@ pub enum AnalyticsCommand {
         /// Include the SQL that read the events.
         #[arg(long)]
         explain: bool,
+        /// Print a CSV table instead of JSON.
+        #[arg(long)]
+        csv: bool,
     },
-    /// Attribution defined in a JSON file (as `POST /v1/analytics/attribution` takes).
-    Attribution { file: PathBuf },
+    /// Attribution (`POST /v1/analytics/attribution`).
+    Attribution(Request),
 }
 
 fn read<T: DeserializeOwned>(file: &Path) -> anyhow::Result<T> {
@@ -50,57 +62,93 @@ fn read<T: DeserializeOwned>(file: &Path) -> anyhow::Result<T> {
         .with_context(|| format!("{} is not a valid request", file.display()))
 }
 
-/// How the running server is asked.
+/// How the running server is asked; the path without the format.
 enum Remote {
     Post(&'static str, Value),
     Get(String),
 }
 
-/// Answers through the running server, or with Silta started on the data directory.
-async fn answer<T, F, Fut>(config: Config, remote: Remote, local: F) -> anyhow::Result<Value>
+/// The answer as text, through the running server or with Silta started on the data
+/// directory.
+async fn answer<T, F, Fut>(
+    config: Config,
+    remote: Remote,
+    format: Format,
+    local: F,
+) -> anyhow::Result<String>
 where
-    T: Serialize,
+    T: Serialize + Tabular,
     F: FnOnce(AppState) -> Fut,
     Fut: Future<Output = Result<T, ApiError>>,
 {
+    let csv = format == Format::Csv;
     match client::open(&config.data)? {
-        Target::Server(server) => match remote {
-            Remote::Post(path, body) => server.post(path, &body).await,
-            Remote::Get(path) => server.get(&path).await,
-        },
+        Target::Server(server) => {
+            let text = match remote {
+                Remote::Post(path, body) => {
+                    let path = if csv {
+                        format!("{path}?format=csv")
+                    } else {
+                        path.to_string()
+                    };
+                    server.post_text(&path, &body).await?
+                }
+                Remote::Get(path) => {
+                    let path = if csv {
+                        format!("{path}&format=csv")
+                    } else {
+                        path
+                    };
+                    server.get_text(&path).await?
+                }
+            };
+            if csv {
+                return Ok(text);
+            }
+            Ok(serde_json::to_string_pretty(
+                &serde_json::from_str::<Value>(&text)?,
+            )?)
+        }
         Target::Local(state) => {
             drop(state);
             let silta = Silta::start(config).await?;
             let answer = local(silta.state.clone()).await;
             silta.shutdown().await?;
             let answer = answer.map_err(|error| anyhow::anyhow!(error.message))?;
-            Ok(serde_json::to_value(answer)?)
+            if csv {
+                return csv_text(&answer).map_err(|error| anyhow::anyhow!(error.message));
+            }
+            Ok(serde_json::to_string_pretty(&answer)?)
         }
     }
 }
 
+fn format(csv: bool) -> Format {
+    if csv { Format::Csv } else { Format::Json }
+}
+
 pub async fn run(config: Config, command: AnalyticsCommand) -> anyhow::Result<()> {
-    let answer = match command {
-        AnalyticsCommand::Funnel { file } => {
+    let text = match command {
+        AnalyticsCommand::Funnel(Request { file, csv }) => {
             let request: FunnelRequest = read(&file)?;
             let remote = Remote::Post("/v1/analytics/funnel", read(&file)?);
-            answer(config, remote, |state| async move {
+            answer(config, remote, format(csv), |state| async move {
                 silta_server::funnel(&state, &request).await
             })
             .await?
         }
-        AnalyticsCommand::Retention { file } => {
+        AnalyticsCommand::Retention(Request { file, csv }) => {
             let request: RetentionRequest = read(&file)?;
             let remote = Remote::Post("/v1/analytics/retention", read(&file)?);
-            answer(config, remote, |state| async move {
+            answer(config, remote, format(csv), |state| async move {
                 silta_server::retention(&state, &request).await
             })
             .await?
         }
-        AnalyticsCommand::Attribution { file } => {
+        AnalyticsCommand::Attribution(Request { file, csv }) => {
             let request: AttributionRequest = read(&file)?;
             let remote = Remote::Post("/v1/analytics/attribution", read(&file)?);
-            answer(config, remote, |state| async move {
+            answer(config, remote, format(csv), |state| async move {
                 silta_server::attribution(&state, &request).await
             })
             .await?
@@ -112,7 +160,16 @@ pub async fn run(config: Config, command: AnalyticsCommand) -> anyhow::Result<()
             top,
             no_compare,
             explain,
+            csv,
         } => {
+            let mut path = format!(
+                "/v1/analytics/web?from={from}&to={to}&top={top}&compare={}&explain={explain}",
+                !no_compare
+            );
+            if let Some(zone) = &time_zone {
+                path.push_str("&time_zone=");
+                path.push_str(&utf8_percent_encode(zone, NON_ALPHANUMERIC).to_string());
+            }
             let request = WebRequest {
                 from,
                 to,
@@ -121,21 +178,14 @@ pub async fn run(config: Config, command: AnalyticsCommand) -> anyhow::Result<()
                 top,
                 session_gap_minutes: 30,
                 explain,
+                format: Format::Json,
             };
-            let mut path = format!(
-                "/v1/analytics/web?from={from}&to={to}&top={top}&compare={}&explain={explain}",
-                !no_compare
-            );
-            if let Some(zone) = &request.time_zone {
-                path.push_str("&time_zone=");
-                path.push_str(&utf8_percent_encode(zone, NON_ALPHANUMERIC).to_string());
-            }
-            answer(config, Remote::Get(path), |state| async move {
+            answer(config, Remote::Get(path), format(csv), |state| async move {
                 silta_server::web(&state, &request).await
             })
             .await?
         }
     };
-    println!("{}", serde_json::to_string_pretty(&answer)?);
+    println!("{}", text.trim_end());
     Ok(())
 }

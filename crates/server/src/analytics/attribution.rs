@@ -7,9 +7,10 @@ use std::collections::HashMap;
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::Float64Type;
 use axum::Json;
-use axum::extract::State;
-use axum::extract::rejection::JsonRejection;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{Query, State};
 use axum::http::HeaderMap;
+use axum::response::Response;
 use chrono::NaiveDate;
 use datafusion::dataframe::DataFrame;
 use datafusion::error::DataFusionError;
@@ -25,6 +26,7 @@ use silta_state::Permission;
 
 use super::expressions::{event_match, field_text, not_bot, person, time_range};
 use super::scan::{self, DateRange, Explain, Interner};
+use crate::output::{FormatQuery, Tabular, cell, respond};
 use crate::{ApiError, AppState, auth, query};
 
 const DAY_MICROS: i64 = 86_400_000_000;
@@ -95,12 +97,51 @@ pub struct AttributionResponse {
 pub async fn handle(
     State(state): State<AppState>,
     headers: HeaderMap,
+    output: Result<Query<FormatQuery>, QueryRejection>,
     request: Result<Json<AttributionRequest>, JsonRejection>,
-) -> Result<Json<AttributionResponse>, ApiError> {
+) -> Result<Response, ApiError> {
     auth::require(&state, &headers, Permission::Analytics)?;
+    let Query(output) = output?;
     let Json(request) = request?;
     query::read_your_writes(&state).await;
-    Ok(Json(attribution(&state, &request).await?))
+    respond(attribution(&state, &request).await?, output.format)
+}
+
+impl Tabular for AttributionResponse {
+    fn header(&self) -> Vec<&'static str> {
+        vec![
+            "model",
+            "key",
+            "conversions",
+            "revenue",
+            "spend",
+            "cost_per_acquisition",
+            "return_on_ad_spend",
+        ]
+    }
+
+    fn rows(&self) -> Vec<Vec<String>> {
+        self.models
+            .iter()
+            .flat_map(|model| {
+                let name = serde_json::to_value(model.model)
+                    .ok()
+                    .and_then(|name| name.as_str().map(str::to_string))
+                    .unwrap_or_default();
+                model.credits.iter().map(move |credit| {
+                    vec![
+                        name.clone(),
+                        credit.key.clone(),
+                        credit.conversions.to_string(),
+                        credit.revenue.to_string(),
+                        cell(credit.spend),
+                        cell(credit.cost_per_acquisition),
+                        cell(credit.return_on_ad_spend),
+                    ]
+                })
+            })
+            .collect()
+    }
 }
 
 /// Touches (`key` set) and conversions (`value` set) of everyone, in the range.
@@ -237,26 +278,30 @@ pub async fn attribution(
         .map_err(|error| ApiError::bad_request(error.to_string()))?;
     let (mut touches, mut conversions) = (Vec::new(), Vec::new());
     let mut failed = None;
-    scan::by_person(rows, |person_rows| {
-        touches.clear();
-        conversions.clear();
-        for &(_, at, happened) in person_rows {
-            match happened {
-                Happened::Touch(key) => touches.push(Touch { at_micros: at, key }),
-                Happened::Conversion(value) => conversions.push(Conversion {
-                    at_micros: at,
-                    value: if value.is_finite() { value } else { 0.0 },
-                }),
+    scan::by_person(
+        rows,
+        |_| 0,
+        |person_rows| {
+            touches.clear();
+            conversions.clear();
+            for &(_, at, happened) in person_rows {
+                match happened {
+                    Happened::Touch(key) => touches.push(Touch { at_micros: at, key }),
+                    Happened::Conversion(value) => conversions.push(Conversion {
+                        at_micros: at,
+                        value: if value.is_finite() { value } else { 0.0 },
+                    }),
+                }
             }
-        }
-        let journey = Journey {
-            touches: &touches,
-            conversions: &conversions,
-        };
-        if let Err(error) = attributor.add(journey) {
-            failed.get_or_insert(error);
-        }
-    });
+            let journey = Journey {
+                touches: &touches,
+                conversions: &conversions,
+            };
+            if let Err(error) = attributor.add(journey) {
+                failed.get_or_insert(error);
+            }
+        },
+    );
     if let Some(error) = failed {
         return Err(ApiError::internal(error));
     }

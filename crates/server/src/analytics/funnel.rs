@@ -3,9 +3,10 @@
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::Int64Type;
 use axum::Json;
-use axum::extract::State;
-use axum::extract::rejection::JsonRejection;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{Query, State};
 use axum::http::HeaderMap;
+use axum::response::Response;
 use chrono::NaiveDate;
 use datafusion::dataframe::DataFrame;
 use datafusion::error::DataFusionError;
@@ -19,6 +20,7 @@ use silta_state::Permission;
 
 use super::expressions::{event_match, field_text, not_bot, person, time_range};
 use super::scan::{self, DateRange, Explain, Interner};
+use crate::output::{FormatQuery, Tabular, cell, respond};
 use crate::{ApiError, AppState, auth, query};
 
 /// Breakdown values reported at most, by people entering the funnel.
@@ -74,12 +76,67 @@ pub struct FunnelResponse {
 pub async fn handle(
     State(state): State<AppState>,
     headers: HeaderMap,
+    output: Result<Query<FormatQuery>, QueryRejection>,
     request: Result<Json<FunnelRequest>, JsonRejection>,
-) -> Result<Json<FunnelResponse>, ApiError> {
+) -> Result<Response, ApiError> {
     auth::require(&state, &headers, Permission::Analytics)?;
+    let Query(output) = output?;
     let Json(request) = request?;
     query::read_your_writes(&state).await;
-    Ok(Json(funnel(&state, &request).await?))
+    respond(funnel(&state, &request).await?, output.format)
+}
+
+impl Tabular for FunnelResponse {
+    fn header(&self) -> Vec<&'static str> {
+        vec![
+            "breakdown",
+            "step",
+            "event",
+            "people",
+            "conversion",
+            "conversion_from_previous",
+            "dropped",
+            "median_seconds",
+        ]
+    }
+
+    /// Everyone first (empty breakdown), then each breakdown value.
+    fn rows(&self) -> Vec<Vec<String>> {
+        let events: Vec<&str> = self.steps.iter().map(|step| step.event.as_str()).collect();
+        let overall = (
+            "",
+            self.steps
+                .iter()
+                .map(|step| &step.figures)
+                .collect::<Vec<_>>(),
+        );
+        let groups = std::iter::once(overall).chain(
+            self.breakdown
+                .iter()
+                .map(|row| (row.value.as_str(), row.steps.iter().collect())),
+        );
+        groups
+            .flat_map(|(value, figures)| {
+                figures
+                    .into_iter()
+                    .zip(&events)
+                    .enumerate()
+                    .map(|(index, (step, event))| {
+                        vec![
+                            value.to_string(),
+                            (index + 1).to_string(),
+                            event.to_string(),
+                            step.people.to_string(),
+                            step.conversion.to_string(),
+                            step.conversion_from_previous.to_string(),
+                            step.dropped.to_string(),
+                            cell(step.median_seconds),
+                        ]
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
 }
 
 /// One row per event that matches any step (in strict order, per event): the person, the
@@ -167,7 +224,10 @@ pub async fn funnel(state: &AppState, request: &FunnelRequest) -> Result<FunnelR
     )
     .map_err(|error| ApiError::bad_request(error.to_string()))?;
     let mut events = Vec::new();
-    scan::by_person(rows, |person_rows| {
+    // Of events at the same moment, earlier steps first: a step may happen at the same time
+    // as the one before it.
+    let first_step = |(steps, _): &(u32, Option<u32>)| steps.trailing_zeros();
+    scan::by_person(rows, first_step, |person_rows| {
         events.clear();
         events.extend(
             person_rows

@@ -3,9 +3,10 @@
 
 use arrow::array::{Array, AsArray};
 use axum::Json;
-use axum::extract::State;
-use axum::extract::rejection::JsonRejection;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{Query, State};
 use axum::http::HeaderMap;
+use axum::response::Response;
 use chrono::{Days, NaiveDate, Utc};
 use datafusion::dataframe::DataFrame;
 use datafusion::error::DataFusionError;
@@ -17,6 +18,7 @@ use silta_state::Permission;
 
 use super::expressions::{event_match, not_bot, person, time_range};
 use super::scan::{self, DateRange, Explain};
+use crate::output::{FormatQuery, Tabular, respond};
 use crate::{ApiError, AppState, auth, query};
 
 #[derive(Debug, Clone, Deserialize)]
@@ -54,12 +56,43 @@ pub struct RetentionResponse {
 pub async fn handle(
     State(state): State<AppState>,
     headers: HeaderMap,
+    output: Result<Query<FormatQuery>, QueryRejection>,
     request: Result<Json<RetentionRequest>, JsonRejection>,
-) -> Result<Json<RetentionResponse>, ApiError> {
+) -> Result<Response, ApiError> {
     auth::require(&state, &headers, Permission::Analytics)?;
+    let Query(output) = output?;
     let Json(request) = request?;
     query::read_your_writes(&state).await;
-    Ok(Json(retention(&state, &request).await?))
+    respond(retention(&state, &request).await?, output.format)
+}
+
+impl Tabular for RetentionResponse {
+    fn header(&self) -> Vec<&'static str> {
+        vec!["cohort", "people", "period", "returned", "rate"]
+    }
+
+    fn rows(&self) -> Vec<Vec<String>> {
+        self.cohorts
+            .iter()
+            .flat_map(|cohort| {
+                cohort
+                    .returned
+                    .iter()
+                    .zip(&cohort.rates)
+                    .enumerate()
+                    .map(|(period, (returned, rate))| {
+                        vec![
+                            cohort.start.to_string(),
+                            cohort.people.to_string(),
+                            period.to_string(),
+                            returned.to_string(),
+                            rate.to_string(),
+                        ]
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
 }
 
 async fn frame(
@@ -152,19 +185,23 @@ pub async fn retention(
     })
     .await?;
     let mut events = Vec::new();
-    scan::by_person(rows, |person_rows| {
-        events.clear();
-        events.extend(
-            person_rows
-                .iter()
-                .map(|&(_, at, (cohort, returned))| RetentionEvent {
-                    at_micros: at,
-                    cohort,
-                    returned,
-                }),
-        );
-        counter.add_person(&events);
-    });
+    scan::by_person(
+        rows,
+        |_| 0,
+        |person_rows| {
+            events.clear();
+            events.extend(
+                person_rows
+                    .iter()
+                    .map(|&(_, at, (cohort, returned))| RetentionEvent {
+                        at_micros: at,
+                        cohort,
+                        returned,
+                    }),
+            );
+            counter.add_person(&events);
+        },
+    );
     Ok(RetentionResponse {
         period: request.period,
         cohorts: counter.finish(),

@@ -170,9 +170,14 @@ impl Interner {
     }
 }
 
-/// Rows of many people: sorted by person then time, handed out person by person.
-pub fn by_person<T: Copy>(mut rows: Vec<(u32, i64, T)>, mut each: impl FnMut(&[(u32, i64, T)])) {
-    rows.sort_unstable_by_key(|(person, at, _)| (*person, *at));
+/// Rows of many people: sorted by person, time and then `tie` (for rows at the same moment),
+/// handed out person by person.
+pub fn by_person<T: Copy>(
+    mut rows: Vec<(u32, i64, T)>,
+    tie: impl Fn(&T) -> u32,
+    mut each: impl FnMut(&[(u32, i64, T)]),
+) {
+    rows.sort_unstable_by_key(|(person, at, payload)| (*person, *at, tie(payload)));
     for person_rows in rows.chunk_by(|a, b| a.0 == b.0) {
         each(person_rows);
     }

@@ -4,10 +4,10 @@
 use std::collections::HashMap;
 
 use arrow::array::{Array, StringArray};
-use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
+use axum::response::Response;
 use chrono::NaiveDate;
 use datafusion::dataframe::DataFrame;
 use datafusion::error::DataFusionError;
@@ -18,6 +18,7 @@ use silta_state::Permission;
 
 use super::expressions::{not_bot, person, time_range};
 use super::scan::{self, DateRange, Explain, Interner};
+use crate::output::{Format, Tabular, respond};
 use crate::{ApiError, AppState, auth, query};
 
 const MAX_TOP: usize = 1_000;
@@ -42,6 +43,8 @@ pub struct WebRequest {
     pub session_gap_minutes: u32,
     #[serde(default)]
     pub explain: bool,
+    #[serde(default)]
+    pub format: Format,
 }
 
 fn default_true() -> bool {
@@ -94,11 +97,72 @@ pub async fn handle(
     State(state): State<AppState>,
     headers: HeaderMap,
     request: Result<Query<WebRequest>, QueryRejection>,
-) -> Result<Json<WebResponse>, ApiError> {
+) -> Result<Response, ApiError> {
     auth::require(&state, &headers, Permission::Analytics)?;
     let Query(request) = request?;
     query::read_your_writes(&state).await;
-    Ok(Json(web(&state, &request).await?))
+    respond(web(&state, &request).await?, request.format)
+}
+
+impl Period {
+    fn tables(&self) -> [(&'static str, &Vec<Row>); 9] {
+        [
+            ("pages", &self.pages),
+            ("entry_pages", &self.entry_pages),
+            ("exit_pages", &self.exit_pages),
+            ("referrers", &self.referrers),
+            ("utm_sources", &self.utm_sources),
+            ("utm_mediums", &self.utm_mediums),
+            ("utm_campaigns", &self.utm_campaigns),
+            ("devices", &self.devices),
+            ("browsers", &self.browsers),
+        ]
+    }
+}
+
+impl Tabular for WebResponse {
+    fn header(&self) -> Vec<&'static str> {
+        vec!["period", "table", "value", "visitors", "count"]
+    }
+
+    /// Each breakdown's rows, current period first; the summary as `summary` rows whose
+    /// value names the figure.
+    fn rows(&self) -> Vec<Vec<String>> {
+        let mut rows = Vec::new();
+        for (name, period) in std::iter::once(("current", &self.current))
+            .chain(self.previous.as_ref().map(|period| ("previous", period)))
+        {
+            let summary = &period.summary;
+            for (figure, value) in [
+                ("visitors", summary.visitors as f64),
+                ("sessions", summary.sessions as f64),
+                ("pageviews", summary.pageviews as f64),
+                ("bounce_rate", summary.bounce_rate),
+                ("average_session_seconds", summary.average_session_seconds),
+                ("pageviews_per_session", summary.pageviews_per_session),
+            ] {
+                rows.push(vec![
+                    name.to_string(),
+                    "summary".to_string(),
+                    figure.to_string(),
+                    String::new(),
+                    value.to_string(),
+                ]);
+            }
+            for (table, table_rows) in period.tables() {
+                for row in table_rows {
+                    rows.push(vec![
+                        name.to_string(),
+                        table.to_string(),
+                        row.value.clone(),
+                        row.visitors.to_string(),
+                        row.count.to_string(),
+                    ]);
+                }
+            }
+        }
+        rows
+    }
 }
 
 async fn frame(
@@ -135,6 +199,27 @@ fn host(url: &str) -> Option<String> {
             .map(str::to_string)
             .unwrap_or(host),
     )
+}
+
+/// Hosts of URLs (as numbers of the interned host), parsed once per distinct URL.
+#[derive(Default)]
+struct Hosts(HashMap<String, Option<u32>>);
+
+impl Hosts {
+    /// URLs remembered at most; past that the memory starts afresh.
+    const MAX_REMEMBERED: usize = 200_000;
+
+    fn of(&mut self, url: &str, values: &mut Interner) -> Option<u32> {
+        if let Some(known) = self.0.get(url) {
+            return *known;
+        }
+        if self.0.len() >= Self::MAX_REMEMBERED {
+            self.0.clear();
+        }
+        let number = host(url).map(|host| values.number(&host));
+        self.0.insert(url.to_string(), number);
+        number
+    }
 }
 
 /// Classifies user agents once per distinct string.
@@ -210,6 +295,7 @@ pub async fn web(state: &AppState, request: &WebRequest) -> Result<WebResponse, 
     });
     let mut values = Interner::default();
     let mut agents = Agents::default();
+    let mut hosts = Hosts::default();
     let (direct, none) = (values.number(DIRECT), values.number(NONE));
     let mut rows: Vec<(u32, i64, (u32, [u32; 6]))> = Vec::new();
     scan::stream(state, frame, |batch| {
@@ -232,9 +318,9 @@ pub async fn web(state: &AppState, request: &WebRequest) -> Result<WebResponse, 
         };
         for (row, person) in scan::known_persons(&persons) {
             let page = values.number(text(paths, row).unwrap_or("/"));
-            let own_host = text(urls, row).and_then(host);
-            let referrer = match text(referrers, row).and_then(host) {
-                Some(referrer) if Some(&referrer) != own_host.as_ref() => values.number(&referrer),
+            let own_host = text(urls, row).and_then(|url| hosts.of(url, &mut values));
+            let referrer = match text(referrers, row).and_then(|url| hosts.of(url, &mut values)) {
+                Some(referrer) if Some(referrer) != own_host => referrer,
                 _ => direct,
             };
             let mut utm =
@@ -250,21 +336,25 @@ pub async fn web(state: &AppState, request: &WebRequest) -> Result<WebResponse, 
     let mut now = WebCounter::new(request.session_gap_minutes);
     let mut before = WebCounter::new(request.session_gap_minutes);
     let mut views = Vec::new();
-    scan::by_person(rows, |person_rows| {
-        views.clear();
-        views.extend(
-            person_rows
-                .iter()
-                .map(|&(_, at, (page, dimensions))| PageView {
-                    at_micros: at,
-                    page,
-                    dimensions,
-                }),
-        );
-        let split = views.partition_point(|view| view.at_micros < start);
-        before.add_person(&views[..split]);
-        now.add_person(&views[split..]);
-    });
+    scan::by_person(
+        rows,
+        |_| 0,
+        |person_rows| {
+            views.clear();
+            views.extend(
+                person_rows
+                    .iter()
+                    .map(|&(_, at, (page, dimensions))| PageView {
+                        at_micros: at,
+                        page,
+                        dimensions,
+                    }),
+            );
+            let split = views.partition_point(|view| view.at_micros < start);
+            before.add_person(&views[..split]);
+            now.add_person(&views[split..]);
+        },
+    );
     let period = |range: &DateRange, report: WebReport| named(range, report, &values);
     let previous = previous.map(|range| period(&range, before.finish(request.top)));
     Ok(WebResponse {

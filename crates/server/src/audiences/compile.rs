@@ -51,6 +51,28 @@ fn collect<'a>(condition: &'a Condition, leaves: &mut Leaves<'a>) {
     }
 }
 
+/// The `profiles` columns the conditions read: the profile table builds only those.
+fn profile_columns_used(condition: &Condition, used: &mut Vec<&'static str>) {
+    match condition {
+        Condition::And(children) | Condition::Or(children) => {
+            children
+                .iter()
+                .for_each(|child| profile_columns_used(child, used));
+        }
+        Condition::Not(child) => profile_columns_used(child, used),
+        Condition::Trait(condition) if !condition.computed => used.push("traits"),
+        Condition::Trait(condition) => used.push(
+            PROFILE_COLUMNS
+                .iter()
+                .find(|name| **name == condition.name)
+                .copied()
+                .unwrap_or("computed_traits"),
+        ),
+        Condition::Consent(_) => used.push("consent"),
+        Condition::Event(_) | Condition::Sequence(_) | Condition::InAudience(_) => {}
+    }
+}
+
 /// The window as `[start, end)`, or all time.
 fn bounds(window: Option<&Window>, now_micros: i64) -> (i64, i64) {
     window.map_or((0, i64::MAX / 2), |window| window.bounds(now_micros))
@@ -250,11 +272,11 @@ pub async fn members(
 ) -> Result<DataFrame, DataFusionError> {
     let mut leaves = Leaves::default();
     collect(condition, &mut leaves);
-    let columns: Vec<Expr> = ["profile_id", "traits", "computed_traits", "consent"]
-        .into_iter()
-        .chain(PROFILE_COLUMNS.iter().copied())
-        .map(col)
-        .collect();
+    let mut used = vec!["profile_id"];
+    profile_columns_used(condition, &mut used);
+    used.sort_unstable();
+    used.dedup();
+    let columns: Vec<Expr> = used.into_iter().map(col).collect();
     let mut people = context.table("profiles").await?.select(columns)?;
     if !leaves.events.is_empty() {
         let counted = behaviour(context, &leaves.events, now_micros).await?;

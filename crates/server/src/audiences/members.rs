@@ -3,29 +3,15 @@
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use silta_state::{MembershipChange, Permission};
 
 use super::not_found;
+use crate::output::{FormatQuery, Tabular, respond};
 use crate::{ApiError, AppState, auth};
-
-#[derive(Debug, Clone, Copy, Default, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Format {
-    #[default]
-    Json,
-    Csv,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ExportQuery {
-    #[serde(default)]
-    format: Format,
-}
 
 #[derive(Debug, Serialize)]
 pub struct Member {
@@ -37,7 +23,7 @@ pub struct Member {
 pub async fn export(
     State(state): State<AppState>,
     Path(key): Path<String>,
-    options: Result<Query<ExportQuery>, QueryRejection>,
+    options: Result<Query<FormatQuery>, QueryRejection>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     auth::require(&state, &headers, Permission::Audiences)?;
@@ -65,26 +51,24 @@ pub async fn export(
             })
             .collect()
     };
-    Ok(match options.format {
-        Format::Json => Json(members).into_response(),
-        Format::Csv => {
-            let mut csv = String::from("profile_id,entered_at\n");
-            for member in &members {
-                // Profile ids are UUIDs and times RFC 3339: neither needs quoting.
-                csv.push_str(&format!(
-                    "{},{}\n",
-                    member.profile_id,
-                    member.entered_at.to_rfc3339()
-                ));
-            }
-            let mut response = csv.into_response();
-            response.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/csv; charset=utf-8"),
-            );
-            response
-        }
-    })
+    respond(Members(members), options.format)
+}
+
+#[derive(Debug, Serialize)]
+#[serde(transparent)]
+struct Members(Vec<Member>);
+
+impl Tabular for Members {
+    fn header(&self) -> Vec<&'static str> {
+        vec!["profile_id", "entered_at"]
+    }
+
+    fn rows(&self) -> Vec<Vec<String>> {
+        self.0
+            .iter()
+            .map(|member| vec![member.profile_id.clone(), member.entered_at.to_rfc3339()])
+            .collect()
+    }
 }
 
 #[derive(Debug, Deserialize)]

@@ -2,8 +2,8 @@
 
 The first argument names the Parquet file (one row per event with `person`, the merged profile
 Silta resolved), the second a JSON object with the dates and names the Silta side used. Each
-analysis is timed from a table already in memory, like Silta's own, and one JSON line is printed
-with the seconds and the figures the bench compares against Silta's.
+analysis reads the file and runs twice, and the better time counts; one JSON line is
+printed with the seconds and the figures the bench compares against Silta's.
 """
 
 import json
@@ -16,16 +16,21 @@ parameters = json.loads(sys.argv[2])
 connection = duckdb.connect()
 connection.execute("SET enable_progress_bar = false")
 connection.execute("SET TimeZone = 'UTC'")
+# Read from the Parquet file in every analysis, as Silta reads its Parquet files.
+path = sys.argv[1].replace("'", "''")
 connection.execute(
-    "CREATE TABLE events AS SELECT * FROM read_parquet(?) WHERE person IS NOT NULL",
-    [sys.argv[1]],
+    f"CREATE VIEW events AS SELECT * FROM read_parquet('{path}') WHERE person IS NOT NULL"
 )
 
 
 def timed(sql, arguments):
-    started = time.perf_counter()
-    rows = connection.execute(sql, arguments).fetchall()
-    return time.perf_counter() - started, rows
+    """The better of two runs, in seconds, and the rows."""
+    best = float("inf")
+    for _ in range(2):
+        started = time.perf_counter()
+        rows = connection.execute(sql, arguments).fetchall()
+        best = min(best, time.perf_counter() - started)
+    return best, rows
 
 
 FUNNEL = """
@@ -37,15 +42,15 @@ WITH steps AS (
     SELECT person, t AS t1, channel FROM steps WHERE event = ? AND t < ?::TIMESTAMPTZ
 ), s2 AS (
     SELECT s1.person, s1.t1, s1.channel, min(s.t) AS t2 FROM s1 LEFT JOIN steps s
-      ON s.person = s1.person AND s.event = ? AND s.t > s1.t1 AND s.t <= s1.t1 + INTERVAL (?) HOUR
+      ON s.person = s1.person AND s.event = ? AND s.t >= s1.t1 AND s.t <= s1.t1 + INTERVAL (?) HOUR
     GROUP BY ALL
 ), s3 AS (
     SELECT s2.person, s2.t1, s2.channel, s2.t2, min(s.t) AS t3 FROM s2 LEFT JOIN steps s
-      ON s.person = s2.person AND s.event = ? AND s.t > s2.t2 AND s.t <= s2.t1 + INTERVAL (?) HOUR
+      ON s.person = s2.person AND s.event = ? AND s.t >= s2.t2 AND s.t <= s2.t1 + INTERVAL (?) HOUR
     GROUP BY ALL
 ), s4 AS (
     SELECT s3.person, s3.channel, s3.t2, s3.t3, min(s.t) AS t4 FROM s3 LEFT JOIN steps s
-      ON s.person = s3.person AND s.event = ? AND s.t > s3.t3 AND s.t <= s3.t1 + INTERVAL (?) HOUR
+      ON s.person = s3.person AND s.event = ? AND s.t >= s3.t3 AND s.t <= s3.t1 + INTERVAL (?) HOUR
     GROUP BY ALL
 ), people AS (
     SELECT person, channel, max(1 + (t2 IS NOT NULL)::INT + (t3 IS NOT NULL)::INT
@@ -74,9 +79,10 @@ WITH first_seen AS (
     WHERE e.timestamp >= c.cohort + INTERVAL 7 DAY
       AND e.timestamp < c.cohort + INTERVAL (7 * ?) DAY
 )
-SELECT c.cohort, count(DISTINCT c.person) AS people, r.period, count(DISTINCT r.person)
-FROM cohorts c LEFT JOIN returns r USING (person, cohort)
-GROUP BY c.cohort, r.period ORDER BY 1, 3
+SELECT cohort, -1 AS period, count(*) FROM cohorts GROUP BY cohort
+UNION ALL
+SELECT cohort, period, count(DISTINCT person) FROM returns GROUP BY ALL
+ORDER BY 1, 2
 """
 
 WEB = """
@@ -153,7 +159,8 @@ print(json.dumps({
     "version": duckdb.__version__,
     "funnel": {"seconds": seconds_funnel, "overall": [row for row in funnel if row[0] == "all"][0][1:]},
     "retention": {"seconds": seconds_retention,
-                  "cohort_people": sorted({(str(row[0])[:10], row[1]) for row in retention})},
+                  "people": sum(row[2] for row in retention if row[1] == -1),
+                  "returned": sum(row[2] for row in retention if row[1] >= 1)},
     "web": {"seconds": seconds_web,
             "current": [row for row in web if row[0] == "current"][0][1:4]},
     "audience": {"seconds": seconds_audience, "size": audience_size[0][0]},
