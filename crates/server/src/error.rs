@@ -82,11 +82,17 @@ impl From<axum::extract::rejection::QueryRejection> for ApiError {
 
 impl From<datafusion::error::DataFusionError> for ApiError {
     fn from(error: datafusion::error::DataFusionError) -> ApiError {
-        match error {
-            datafusion::error::DataFusionError::Plan(message) => {
-                ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", message)
+        use datafusion::error::DataFusionError;
+        // Planning a request's plan fails on what the request asked for: a value that does
+        // not fit a column, a missing function argument.
+        match error.find_root() {
+            DataFusionError::Plan(_)
+            | DataFusionError::SchemaError(..)
+            | DataFusionError::ArrowError(..)
+            | DataFusionError::Execution(_) => {
+                ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", error.to_string())
             }
-            other => ApiError::internal(other.to_string()),
+            _ => ApiError::internal(error.to_string()),
         }
     }
 }

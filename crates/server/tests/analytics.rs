@@ -625,6 +625,10 @@ async fn empty_ranges_and_bad_definitions_answer_clearly() {
             json!({"steps": [{"event": "A"}, {"event": "B"}], "from": "2026-02-01", "to": "2026-01-31"}),
         ),
         (
+            "/v1/analytics/funnel",
+            json!({"steps": [{"event": "A", "filters": [{"field": "revenue", "op": "gt", "value": "lots"}]}, {"event": "B"}], "from": "2026-01-01", "to": "2026-01-31"}),
+        ),
+        (
             "/v1/analytics/retention",
             json!({"cohort_event": {"event": "A"}, "return_event": {"event": "A"}, "periods": 0, "from": "2026-01-01", "to": "2026-01-31"}),
         ),

@@ -261,6 +261,8 @@ async fn bad_definitions_say_where_and_what_was_expected() {
         json!({"text": "trait(plan) = \"pro\"", "definition": {"consent": "marketing"}}),
         json!({"text": "consent(\"telepathy\")"}),
         json!({"text": "in_audience(\"nobody-defined-this\")"}),
+        json!({"text": "computed(order_count) = \"many\""}),
+        json!({"text": "event(\"A\").where(revenue = \"lots\")"}),
         json!({"definition": {"event": {"name": "A", "count": {"op": "gte", "value": 99999999999_u64}}}}),
     ] {
         let (status, answer) = preview(&silta, body.clone()).await;

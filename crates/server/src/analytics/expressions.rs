@@ -99,6 +99,11 @@ pub fn filter(context: &SessionContext, filter: &Filter) -> Result<Expr, DataFus
         }
     };
     let left = if column == "revenue" {
+        if !filter.value.is_number() {
+            return Err(DataFusionError::Plan(
+                "revenue compares with numbers".to_string(),
+            ));
+        }
         col("revenue")
     } else if filter.value.is_number() {
         datafusion::prelude::try_cast(col(column), arrow::datatypes::DataType::Float64)

@@ -32,6 +32,14 @@ const PROFILE_COLUMNS: &[&str] = &[
     "last_page",
 ];
 
+const NUMERIC_PROFILE_COLUMNS: &[&str] = &[
+    "event_count",
+    "order_count",
+    "total_revenue",
+    "average_revenue",
+    "identifier_count",
+];
+
 /// The behavioural conditions of a tree, numbered in the order the filter meets them.
 #[derive(Default)]
 struct Leaves<'a> {
@@ -200,8 +208,14 @@ fn trait_condition(
                 serde_json::Value::String(text) => lit(text.clone()),
                 other => lit(other.to_string()),
             };
+            let numeric_column = NUMERIC_PROFILE_COLUMNS.contains(name);
+            if numeric_column && !value.is_number() {
+                return Err(DataFusionError::Plan(format!(
+                    "{name} compares with numbers"
+                )));
+            }
             let left = if value.is_number() {
-                datafusion::prelude::cast(col(*name), arrow::datatypes::DataType::Float64)
+                datafusion::prelude::try_cast(col(*name), arrow::datatypes::DataType::Float64)
             } else {
                 col(*name)
             };
