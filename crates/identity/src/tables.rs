@@ -349,34 +349,59 @@ impl TableProvider for GraphTableProvider {
     }
 }
 
-/// `profile_index(user_id, anonymous_id)`: the person's profile as a number, for analyses that
-/// group millions of events by person without building a string per event.
-fn profile_index_function(identity: Arc<Identity>) -> ScalarUDF {
+/// A function of `(user_id, anonymous_id)` answered from the graph, one value per event.
+fn person_function(
+    name: &str,
+    returns: DataType,
+    identity: Arc<Identity>,
+    answer: fn(&IdentityGraph, &StringArray, &StringArray) -> ArrayRef,
+) -> ScalarUDF {
     create_udf(
-        "profile_index",
+        name,
         vec![DataType::Utf8, DataType::Utf8],
-        DataType::UInt32,
+        returns,
         Volatility::Volatile,
         Arc::new(move |arguments: &[ColumnarValue]| {
             let arrays = ColumnarValue::values_to_arrays(arguments)?;
             let user_ids = cast(&arrays[0], &DataType::Utf8)?;
             let anonymous_ids = cast(&arrays[1], &DataType::Utf8)?;
-            let profiles: UInt32Array = identity.with_graph(|graph| {
-                let user_ids = as_string_array(&user_ids)?;
-                let anonymous_ids = as_string_array(&anonymous_ids)?;
-                Ok::<_, DataFusionError>(
-                    user_ids
-                        .iter()
-                        .zip(anonymous_ids.iter())
-                        .map(|(user_id, anonymous_id)| {
-                            graph.profile_index_of(user_id, anonymous_id)
-                        })
-                        .collect(),
-                )
-            })?;
-            Ok(ColumnarValue::Array(Arc::new(profiles)))
+            let (user_ids, anonymous_ids) = (
+                as_string_array(&user_ids)?,
+                as_string_array(&anonymous_ids)?,
+            );
+            let answered = identity.with_graph(|graph| answer(graph, user_ids, anonymous_ids));
+            Ok(ColumnarValue::Array(answered))
         }),
     )
+}
+
+/// `profile_id(user_id, anonymous_id)`: the person's profile id, so that queries count people.
+fn profile_ids(
+    graph: &IdentityGraph,
+    user_ids: &StringArray,
+    anonymous_ids: &StringArray,
+) -> ArrayRef {
+    let ids: StringArray = user_ids
+        .iter()
+        .zip(anonymous_ids.iter())
+        .map(|(user_id, anonymous_id)| graph.profile_id_of(user_id, anonymous_id))
+        .collect();
+    Arc::new(ids)
+}
+
+/// `profile_index(user_id, anonymous_id)`: the person's profile as a number, for analyses that
+/// group millions of events by person without building a string per event.
+fn profile_indexes(
+    graph: &IdentityGraph,
+    user_ids: &StringArray,
+    anonymous_ids: &StringArray,
+) -> ArrayRef {
+    let indexes: UInt32Array = user_ids
+        .iter()
+        .zip(anonymous_ids.iter())
+        .map(|(user_id, anonymous_id)| graph.profile_index_of(user_id, anonymous_id))
+        .collect();
+    Arc::new(indexes)
 }
 
 /// Registers the graph's tables, `profile_id` and `profile_index` in every query session.
@@ -393,34 +418,19 @@ impl QueryExtension for SqlTables {
                 }),
             )?;
         }
-        let identity = self.0.clone();
-        let profile_id = create_udf(
+        let identity = &self.0;
+        context.register_udf(person_function(
             "profile_id",
-            vec![DataType::Utf8, DataType::Utf8],
             DataType::Utf8,
-            Volatility::Volatile,
-            Arc::new(move |arguments: &[ColumnarValue]| {
-                let arrays = ColumnarValue::values_to_arrays(arguments)?;
-                let user_ids = cast(&arrays[0], &DataType::Utf8)?;
-                let anonymous_ids = cast(&arrays[1], &DataType::Utf8)?;
-                let profiles: StringArray = identity.with_graph(|graph| {
-                    let user_ids = as_string_array(&user_ids)?;
-                    let anonymous_ids = as_string_array(&anonymous_ids)?;
-                    Ok::<_, DataFusionError>(
-                        user_ids
-                            .iter()
-                            .zip(anonymous_ids.iter())
-                            .map(|(user_id, anonymous_id)| {
-                                graph.profile_id_of(user_id, anonymous_id)
-                            })
-                            .collect(),
-                    )
-                })?;
-                Ok(ColumnarValue::Array(Arc::new(profiles)))
-            }),
-        );
-        context.register_udf(profile_id);
-        context.register_udf(profile_index_function(self.0.clone()));
+            identity.clone(),
+            profile_ids,
+        ));
+        context.register_udf(person_function(
+            "profile_index",
+            DataType::UInt32,
+            identity.clone(),
+            profile_indexes,
+        ));
         Ok(())
     }
 }

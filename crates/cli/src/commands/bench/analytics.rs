@@ -269,22 +269,9 @@ async fn export_events(state: &AppState, path: &Path) -> anyhow::Result<u64> {
 }
 
 fn duckdb_analytics(events: &Path, parameters: &Value) -> anyhow::Result<Value> {
-    let output = std::process::Command::new("python3")
-        .arg("-c")
-        .arg(DUCKDB_SCRIPT)
-        .arg(events)
-        .arg(parameters.to_string())
-        .output()
-        .context("running python3 (DuckDB is the peer: pip install duckdb)")?;
-    anyhow::ensure!(
-        output.status.success(),
-        "the DuckDB peer failed (pip install duckdb): {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let answer = stdout
-        .lines()
-        .last()
-        .context("the DuckDB peer printed nothing")?;
-    Ok(serde_json::from_str(answer)?)
+    let answer = super::run_duckdb(
+        DUCKDB_SCRIPT,
+        &[events.as_os_str(), parameters.to_string().as_ref()],
+    )?;
+    Ok(serde_json::from_str(&answer)?)
 }

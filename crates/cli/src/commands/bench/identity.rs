@@ -177,21 +177,6 @@ async fn write_edges(
 }
 
 fn duckdb_components(edges: &Path) -> anyhow::Result<DuckDbAnswer> {
-    let output = std::process::Command::new("python3")
-        .arg("-c")
-        .arg(DUCKDB_SCRIPT)
-        .arg(edges)
-        .output()
-        .context("running python3 (DuckDB is the peer: pip install duckdb)")?;
-    anyhow::ensure!(
-        output.status.success(),
-        "the DuckDB peer failed (pip install duckdb): {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let answer = stdout
-        .lines()
-        .last()
-        .context("the DuckDB peer printed nothing")?;
-    Ok(serde_json::from_str(answer)?)
+    let answer = super::run_duckdb(DUCKDB_SCRIPT, &[edges.as_os_str()])?;
+    Ok(serde_json::from_str(&answer)?)
 }

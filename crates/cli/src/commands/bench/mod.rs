@@ -39,6 +39,28 @@ pub async fn run(_config: Config, command: BenchCommand) -> anyhow::Result<()> {
     }
 }
 
+/// Runs a DuckDB peer script with `python3` and returns the last line it printed (its JSON
+/// answer).
+fn run_duckdb(script: &str, arguments: &[&std::ffi::OsStr]) -> anyhow::Result<String> {
+    let output = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .args(arguments)
+        .output()
+        .context("running python3 (DuckDB is the peer: pip install duckdb)")?;
+    anyhow::ensure!(
+        output.status.success(),
+        "the DuckDB peer failed (pip install duckdb): {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let answer = stdout
+        .lines()
+        .last()
+        .context("the DuckDB peer printed nothing")?;
+    Ok(answer.to_string())
+}
+
 /// `silta serve` in its own process on a fresh data directory, with a write key and a read
 /// token.
 struct Server {
