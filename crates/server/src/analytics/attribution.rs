@@ -22,12 +22,11 @@ use serde::{Deserialize, Serialize};
 use silta_analytics::Field;
 use silta_analytics::attribution::{Attributor, Conversion, Journey, Model, Options, Touch};
 use silta_analytics::funnel::Step;
-use silta_state::Permission;
 
 use super::expressions::{event_match, field_text, not_bot, person, time_range};
 use super::scan::{self, DateRange, Explain, Interner};
-use crate::output::{FormatQuery, Tabular, cell, respond};
-use crate::{ApiError, AppState, auth, query};
+use crate::output::{FormatQuery, Tabular, cell};
+use crate::{ApiError, AppState};
 
 const DAY_MICROS: i64 = 86_400_000_000;
 const MAX_LOOKBACK_DAYS: u32 = 365;
@@ -100,11 +99,7 @@ pub async fn handle(
     output: Result<Query<FormatQuery>, QueryRejection>,
     request: Result<Json<AttributionRequest>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    auth::require(&state, &headers, Permission::Analytics)?;
-    let Query(output) = output?;
-    let Json(request) = request?;
-    query::read_your_writes(&state).await;
-    respond(attribution(&state, &request).await?, output.format)
+    super::answer(&state, &headers, output, request, attribution).await
 }
 
 impl Tabular for AttributionResponse {

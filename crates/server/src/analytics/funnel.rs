@@ -16,12 +16,11 @@ use datafusion::scalar::ScalarValue;
 use serde::{Deserialize, Serialize};
 use silta_analytics::Field;
 use silta_analytics::funnel::{FunnelCounter, Step, StepEvent, StepFigures, StepOrder};
-use silta_state::Permission;
 
 use super::expressions::{event_match, field_text, not_bot, person, time_range};
 use super::scan::{self, DateRange, Explain, Interner};
-use crate::output::{FormatQuery, Tabular, cell, respond};
-use crate::{ApiError, AppState, auth, query};
+use crate::output::{FormatQuery, Tabular, cell};
+use crate::{ApiError, AppState};
 
 /// Breakdown values reported at most, by people entering the funnel.
 const MAX_BREAKDOWN_VALUES: usize = 50;
@@ -79,11 +78,7 @@ pub async fn handle(
     output: Result<Query<FormatQuery>, QueryRejection>,
     request: Result<Json<FunnelRequest>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    auth::require(&state, &headers, Permission::Analytics)?;
-    let Query(output) = output?;
-    let Json(request) = request?;
-    query::read_your_writes(&state).await;
-    respond(funnel(&state, &request).await?, output.format)
+    super::answer(&state, &headers, output, request, funnel).await
 }
 
 impl Tabular for FunnelResponse {

@@ -14,12 +14,11 @@ use datafusion::prelude::{SessionContext, col};
 use serde::{Deserialize, Serialize};
 use silta_analytics::funnel::Step;
 use silta_analytics::retention::{Cohort, Period, RetentionCounter, RetentionEvent};
-use silta_state::Permission;
 
 use super::expressions::{event_match, not_bot, person, time_range};
 use super::scan::{self, DateRange, Explain};
-use crate::output::{FormatQuery, Tabular, respond};
-use crate::{ApiError, AppState, auth, query};
+use crate::output::{FormatQuery, Tabular};
+use crate::{ApiError, AppState};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -59,11 +58,7 @@ pub async fn handle(
     output: Result<Query<FormatQuery>, QueryRejection>,
     request: Result<Json<RetentionRequest>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    auth::require(&state, &headers, Permission::Analytics)?;
-    let Query(output) = output?;
-    let Json(request) = request?;
-    query::read_your_writes(&state).await;
-    respond(retention(&state, &request).await?, output.format)
+    super::answer(&state, &headers, output, request, retention).await
 }
 
 impl Tabular for RetentionResponse {
