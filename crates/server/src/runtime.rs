@@ -134,6 +134,9 @@ impl Silta {
             "identity graph rebuilt from the events table"
         );
         store.add_query_extension(Arc::new(SqlTables(identity.clone())));
+        store.add_query_extension(Arc::new(crate::audiences::AudienceTables(
+            credentials.clone(),
+        )));
         let mut applier = Applier::new(store.clone()).await?;
         applier.observe_with(identity.clone());
         let (durable_sender, durable_receiver) = mpsc::unbounded_channel();

@@ -188,6 +188,21 @@ async fn definitions_select_the_people_their_conditions_describe() {
     assert_eq!(changes[1]["entered"], false);
     assert_eq!(changes[0]["profile_id"], changes[1]["profile_id"]);
 
+    // The same history in SQL: who joined or left which audience, and when.
+    let joined = silta
+        .sql(
+            "SELECT audience, count(*) AS people FROM audience_changes \
+             WHERE entered AND at >= now() - INTERVAL '7 days' GROUP BY audience ORDER BY audience",
+        )
+        .await;
+    assert_eq!(
+        joined,
+        vec![
+            json!({"audience": "pro-not-buying", "people": 1}),
+            json!({"audience": "repeat-buyers", "people": 4}),
+        ]
+    );
+
     let (status, dee) = silta
         .call(
             Method::GET,

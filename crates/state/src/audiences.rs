@@ -234,4 +234,22 @@ impl StateStore {
         }
         Ok(listed)
     }
+
+    /// Every entry and exit of every audience, by audience then time.
+    pub fn all_audience_changes(&self) -> Result<Vec<MembershipChange>, StateError> {
+        let transaction = self.database.begin_read()?;
+        let changes = transaction.open_table(CHANGES)?;
+        let mut listed = Vec::new();
+        for entry in changes.iter()? {
+            let (change, entered) = entry?;
+            let (audience, at, profile) = change.value();
+            listed.push(MembershipChange {
+                audience: audience.to_string(),
+                profile_id: profile.to_string(),
+                at: micros_to_time(at),
+                entered: entered.value(),
+            });
+        }
+        Ok(listed)
+    }
 }

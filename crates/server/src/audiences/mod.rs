@@ -4,6 +4,7 @@
 
 mod compile;
 mod members;
+mod tables;
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
@@ -22,6 +23,7 @@ use crate::analytics::scan::{self, Explain};
 use crate::{ApiError, AppState, auth, query};
 
 pub use members::{changes, export};
+pub use tables::AudienceTables;
 
 /// Audience references followed at most when expanding a definition.
 const MAX_REFERENCE_DEPTH: usize = 8;
