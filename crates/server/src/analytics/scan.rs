@@ -10,7 +10,7 @@ use arrow::datatypes::{DataType, TimeUnit, UInt32Type};
 use chrono::{Days, NaiveDate, TimeZone};
 use chrono_tz::Tz;
 use datafusion::dataframe::DataFrame;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use silta_store::{EventStore, StoreError};
 
 use crate::{ApiError, AppState};
@@ -19,12 +19,10 @@ use crate::{ApiError, AppState};
 const MAX_RANGE_DAYS: u64 = 3 * 366;
 
 /// Local dates, both inclusive, in an IANA time zone (UTC by default).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone)]
 pub struct DateRange {
     pub from: NaiveDate,
     pub to: NaiveDate,
-    #[serde(default)]
     pub time_zone: Option<String>,
 }
 
