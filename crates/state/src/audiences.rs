@@ -220,36 +220,31 @@ impl StateStore {
     ) -> Result<Vec<MembershipChange>, StateError> {
         let transaction = self.database.begin_read()?;
         let changes = transaction.open_table(CHANGES)?;
-        let mut listed = Vec::new();
         let range = (key, since.timestamp_micros(), "")..=(key, i64::MAX, "\u{10FFFF}");
-        for entry in changes.range(range)? {
-            let (change, entered) = entry?;
-            let (audience, at, profile) = change.value();
-            listed.push(MembershipChange {
-                audience: audience.to_string(),
-                profile_id: profile.to_string(),
-                at: micros_to_time(at),
-                entered: entered.value(),
-            });
-        }
-        Ok(listed)
+        listed_changes(changes.range(range)?)
     }
 
     /// Every entry and exit of every audience, by audience then time.
     pub fn all_audience_changes(&self) -> Result<Vec<MembershipChange>, StateError> {
         let transaction = self.database.begin_read()?;
         let changes = transaction.open_table(CHANGES)?;
-        let mut listed = Vec::new();
-        for entry in changes.iter()? {
-            let (change, entered) = entry?;
-            let (audience, at, profile) = change.value();
-            listed.push(MembershipChange {
-                audience: audience.to_string(),
-                profile_id: profile.to_string(),
-                at: micros_to_time(at),
-                entered: entered.value(),
-            });
-        }
-        Ok(listed)
+        listed_changes(changes.iter()?)
     }
+}
+
+fn listed_changes(
+    entries: redb::Range<'_, (&'static str, i64, &'static str), bool>,
+) -> Result<Vec<MembershipChange>, StateError> {
+    let mut listed = Vec::new();
+    for entry in entries {
+        let (change, entered) = entry?;
+        let (audience, at, profile) = change.value();
+        listed.push(MembershipChange {
+            audience: audience.to_string(),
+            profile_id: profile.to_string(),
+            at: micros_to_time(at),
+            entered: entered.value(),
+        });
+    }
+    Ok(listed)
 }
