@@ -420,8 +420,14 @@ impl IdentityGraph {
 
     /// A profile by id; an id merged away resolves to the profile that absorbed it.
     pub fn profile(&self, id: &str) -> Option<&Profile> {
+        Some(&self.profiles[self.profile_index(id)? as usize])
+    }
+
+    /// The internal number of a profile by id (see [`IdentityGraph::profile_index_of`]); an id
+    /// merged away gives the profile that absorbed it.
+    pub fn profile_index(&self, id: &str) -> Option<ProfileIndex> {
         let index = *self.by_profile_id.get(id)?;
-        Some(&self.profiles[self.live(index) as usize])
+        Some(self.live(index))
     }
 
     /// `(type, value)` of every identifier of a profile.

@@ -188,6 +188,30 @@ async fn definitions_select_the_people_their_conditions_describe() {
     assert_eq!(changes[1]["entered"], false);
     assert_eq!(changes[0]["profile_id"], changes[1]["profile_id"]);
 
+    // Retention with the audience as the cohort: its members, by the day they entered.
+    let today = chrono::Utc::now().date_naive().to_string();
+    let (status, retention) = silta
+        .call(
+            Method::POST,
+            "/v1/analytics/retention",
+            &marketer,
+            json!({"cohort_audience": "repeat-buyers", "return_event": {"event": "Order Completed"},
+                   "period": "day", "periods": 2, "from": today, "to": today}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{retention}");
+    assert_eq!(retention["cohorts"][0]["people"], 4, "{retention}");
+    let (status, _) = silta
+        .call(
+            Method::POST,
+            "/v1/analytics/retention",
+            &marketer,
+            json!({"cohort_audience": "nobody", "return_event": {"event": "Order Completed"},
+                   "from": today, "to": today}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
     // The same history in SQL: who joined or left which audience, and when.
     let joined = silta
         .sql(

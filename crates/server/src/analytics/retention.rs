@@ -10,7 +10,7 @@ use axum::response::Response;
 use chrono::{Days, NaiveDate, Utc};
 use datafusion::dataframe::DataFrame;
 use datafusion::error::DataFusionError;
-use datafusion::prelude::{SessionContext, col};
+use datafusion::prelude::{SessionContext, col, lit};
 use serde::{Deserialize, Serialize};
 use silta_analytics::funnel::Step;
 use silta_analytics::retention::{Cohort, Period, RetentionCounter, RetentionEvent};
@@ -23,8 +23,12 @@ use crate::{ApiError, AppState};
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RetentionRequest {
-    /// A person's cohort is the period of their first such event, ever.
-    pub cohort_event: Step,
+    /// A person's cohort is the period of their first such event, ever...
+    #[serde(default)]
+    pub cohort_event: Option<Step>,
+    /// ...or of their entry into this audience (its current members).
+    #[serde(default)]
+    pub cohort_audience: Option<String>,
     pub return_event: Step,
     #[serde(default)]
     pub period: Period,
@@ -95,11 +99,10 @@ async fn frame(
     request: &RetentionRequest,
     end: i64,
 ) -> Result<DataFrame, DataFusionError> {
-    let cohort = event_match(
-        context,
-        Some(&request.cohort_event.event),
-        &request.cohort_event.filters,
-    )?;
+    let cohort = match &request.cohort_event {
+        Some(step) => event_match(context, Some(&step.event), &step.filters)?,
+        None => lit(false),
+    };
     let returned = event_match(
         context,
         Some(&request.return_event.event),
@@ -119,6 +122,34 @@ async fn frame(
             cohort.alias("cohort"),
             returned.alias("returned"),
         ])
+}
+
+/// A person's event: `(person, time, (matches the cohort, matches the return))`.
+type Row = (u32, i64, (bool, bool));
+
+/// With a cohort audience, each current member's entry as a cohort row; none otherwise.
+fn audience_entries(state: &AppState, request: &RetentionRequest) -> Result<Vec<Row>, ApiError> {
+    let key = match (&request.cohort_event, &request.cohort_audience) {
+        (Some(_), None) => return Ok(Vec::new()),
+        (None, Some(key)) => key,
+        _ => {
+            return Err(ApiError::bad_request(
+                "name the cohort either by 'cohort_event' or by 'cohort_audience'",
+            ));
+        }
+    };
+    if state.credentials.audience(key)?.is_none() {
+        return Err(ApiError::bad_request(format!("no audience `{key}`")));
+    }
+    let members = state.credentials.audience_members(key)?;
+    let graph = state.identity.read();
+    Ok(members
+        .iter()
+        .filter_map(|(profile_id, entered_at)| {
+            let person = graph.profile_index(profile_id)?;
+            Some((person, entered_at.timestamp_micros(), (true, false)))
+        })
+        .collect())
 }
 
 pub async fn retention(
@@ -147,23 +178,24 @@ pub async fn retention(
         Utc::now().timestamp_micros(),
     )
     .map_err(|error| ApiError::bad_request(error.to_string()))?;
-    for step in [&request.cohort_event, &request.return_event] {
+    for step in request.cohort_event.iter().chain([&request.return_event]) {
         for filter in &step.filters {
             filter
                 .validate()
                 .map_err(|error| ApiError::bad_request(error.to_string()))?;
         }
     }
+    let mut rows = audience_entries(state, request)?;
     let context = state.store.session(&state.query_limits)?;
     let frame = frame(&context, request, end).await?;
     let explain = request.explain.then(|| Explain {
         sql: vec![scan::plan_text(&frame)],
         counting: "rows sorted by person and time; a person's cohort is the local day or week \
-                   (weeks start on Monday) of their first cohort event; they count as returned in \
+                   (weeks start on Monday) of their first cohort event (or of their entry into \
+                   the cohort audience); they count as returned in \
                    period n when a return event falls in the n-th period after their cohort's"
             .to_string(),
     });
-    let mut rows: Vec<(u32, i64, (bool, bool))> = Vec::new();
     scan::stream(state, frame, |batch| {
         let persons = scan::persons(&batch, 0);
         let times = scan::timestamps(&batch, 1)?;
