@@ -9,9 +9,8 @@ use axum::http::HeaderMap;
 use datafusion::common::JoinType;
 use datafusion::dataframe::DataFrame;
 use datafusion::error::DataFusionError;
-use datafusion::execution::FunctionRegistry;
 use datafusion::functions_aggregate::expr_fn::{count, min, sum};
-use datafusion::logical_expr::{Expr, when};
+use datafusion::logical_expr::when;
 use datafusion::prelude::{SessionContext, cast, coalesce, col, lit};
 use datafusion::scalar::ScalarValue;
 use serde::{Deserialize, Serialize};
@@ -21,6 +20,7 @@ use silta_experiments::{
 };
 use silta_state::Permission;
 
+use crate::analytics::expressions::function;
 use crate::experiments::{SRM_THRESHOLD, experiment};
 use crate::{ApiError, AppState, auth, query};
 
@@ -64,14 +64,6 @@ pub struct Results {
     pub srm_p_value: f64,
     pub srm_warning: bool,
     pub metrics: Vec<MetricResults>,
-}
-
-fn function(
-    context: &SessionContext,
-    name: &str,
-    arguments: Vec<Expr>,
-) -> Result<Expr, DataFusionError> {
-    Ok(context.udf(name)?.call(arguments))
 }
 
 /// One row per exposed person: `pid`, `variation`, `exposed_at` (their first exposure).

@@ -25,13 +25,10 @@ use crate::{ApiError, AppState, auth, query};
 const MAX_BULK: usize = 10_000;
 
 pub(crate) fn experiment(state: &AppState, key: &str) -> Result<Experiment, ApiError> {
-    state.credentials.experiment(key)?.ok_or_else(|| {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("no experiment `{key}`"),
-        )
-    })
+    state
+        .credentials
+        .experiment(key)?
+        .ok_or_else(|| ApiError::not_found(format!("no experiment `{key}`")))
 }
 
 /// `PUT /v1/experiments/{key}`: creates or replaces a definition.

@@ -16,6 +16,7 @@ use serde::Serialize;
 use serde_json::json;
 use silta_state::{Actor, Change, Permission};
 
+use crate::analytics::expressions::epoch_days;
 use crate::{ApiError, AppState, auth};
 
 /// Largest CSV body accepted.
@@ -46,7 +47,6 @@ pub struct SpendLoaded {
 
 /// The records as the `spend` table's one batch.
 pub fn spend_batch(rows: &[SpendRecord]) -> Result<RecordBatch, ApiError> {
-    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).ok_or_else(|| ApiError::internal("epoch"))?;
     let schema = Arc::new(Schema::new(vec![
         Field::new("date", DataType::Date32, false),
         Field::new("channel", DataType::Utf8, false),
@@ -57,7 +57,7 @@ pub fn spend_batch(rows: &[SpendRecord]) -> Result<RecordBatch, ApiError> {
     ]));
     let columns: Vec<ArrayRef> = vec![
         Arc::new(Date32Array::from_iter_values(
-            rows.iter().map(|row| (row.date - epoch).num_days() as i32),
+            rows.iter().map(|row| epoch_days(row.date)),
         )),
         Arc::new(StringArray::from_iter_values(
             rows.iter().map(|row| row.channel.as_str()),

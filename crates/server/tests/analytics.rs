@@ -293,6 +293,65 @@ fn furthest_step(
     best
 }
 
+fn midnight(year: i32, month: u32, day: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(year, month, day, 0, 0, 0)
+        .single()
+        .expect("date")
+}
+
+/// Checks one period of a web analytics answer against sessions cut by hand from the
+/// pageviews in `[from, to)`.
+fn check_web_period(
+    answer: &Value,
+    profiles: &[Vec<&Happening>],
+    (from, to): (DateTime<Utc>, DateTime<Utc>),
+) {
+    let (mut visitors, mut sessions, mut pageviews, mut bounces) = (0_u64, 0_u64, 0_u64, 0_u64);
+    let mut entries: HashMap<&str, u64> = HashMap::new();
+    let mut referrers: HashMap<&str, u64> = HashMap::new();
+    for events in profiles {
+        let views: Vec<&Happening> = events
+            .iter()
+            .copied()
+            .filter(|h| matches!(h.kind, Kind::Page { .. }))
+            .filter(|h| h.at >= from && h.at < to)
+            .collect();
+        if views.is_empty() {
+            continue;
+        }
+        visitors += 1;
+        pageviews += views.len() as u64;
+        for session in views.chunk_by(|a, b| b.at - a.at <= Duration::minutes(30)) {
+            sessions += 1;
+            bounces += u64::from(session.len() == 1);
+            if let Kind::Page { path, referrer, .. } = session[0].kind {
+                *entries.entry(path).or_default() += 1;
+                let host = match referrer {
+                    Some(url) if url.contains("google") => "google.com",
+                    Some(_) => "news.example",
+                    None => "Direct / None",
+                };
+                *referrers.entry(host).or_default() += 1;
+            }
+        }
+    }
+    assert!(pageviews > 100, "the period has data: {pageviews}");
+    let summary = &answer["summary"];
+    assert_eq!(summary["visitors"], visitors, "{summary}");
+    assert_eq!(summary["sessions"], sessions, "{summary}");
+    assert_eq!(summary["pageviews"], pageviews, "{summary}");
+    let bounce_rate = summary["bounce_rate"].as_f64().expect("rate");
+    assert!((bounce_rate - bounces as f64 / sessions as f64).abs() < 1e-9);
+    for row in answer["entry_pages"].as_array().expect("entries") {
+        let path = row["value"].as_str().expect("path");
+        assert_eq!(row["count"].as_u64(), entries.get(path).copied(), "{row}");
+    }
+    for row in answer["referrers"].as_array().expect("referrers") {
+        let host = row["value"].as_str().expect("host");
+        assert_eq!(row["count"].as_u64(), referrers.get(host).copied(), "{row}");
+    }
+}
+
 fn date(text: &str) -> NaiveDate {
     text.parse().expect("date")
 }
@@ -312,14 +371,7 @@ async fn analyses_agree_with_brute_force_over_the_same_events() {
         .call(Method::POST, "/v1/analytics/funnel", &token, request)
         .await;
     assert_eq!(status, StatusCode::OK, "{funnel}");
-    let range = (
-        Utc.with_ymd_and_hms(2026, 9, 5, 0, 0, 0)
-            .single()
-            .expect("date"),
-        Utc.with_ymd_and_hms(2026, 10, 1, 0, 0, 0)
-            .single()
-            .expect("date"),
-    );
+    let range = (midnight(2026, 9, 5), midnight(2026, 10, 1));
     let mut expected = [0_u64; 4];
     for events in &profiles {
         if let Some(furthest) = furthest_step(events, range, Duration::hours(48)) {
@@ -418,74 +470,26 @@ async fn analyses_agree_with_brute_force_over_the_same_events() {
         assert_eq!(got, returned.to_vec(), "cohort {index}: {cohort}");
     }
 
-    // Web analytics for September, against the period before.
+    // Web analytics from mid-September to mid-October, against the 30 days before.
     let (status, web) = silta
         .call(
             Method::GET,
-            "/v1/analytics/web?from=2026-09-01&to=2026-09-30&top=50",
+            "/v1/analytics/web?from=2026-09-16&to=2026-10-15&top=50",
             &token,
             Value::Null,
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{web}");
-    let september = (
-        Utc.with_ymd_and_hms(2026, 9, 1, 0, 0, 0)
-            .single()
-            .expect("date"),
-        Utc.with_ymd_and_hms(2026, 10, 1, 0, 0, 0)
-            .single()
-            .expect("date"),
+    check_web_period(
+        &web,
+        &profiles,
+        (midnight(2026, 9, 16), midnight(2026, 10, 16)),
     );
-    let (mut visitors, mut sessions, mut pageviews, mut bounces) = (0, 0, 0, 0);
-    let mut entries: HashMap<&str, u64> = HashMap::new();
-    let mut referrers: HashMap<&str, u64> = HashMap::new();
-    for events in &profiles {
-        let views: Vec<&Happening> = events
-            .iter()
-            .copied()
-            .filter(|h| matches!(h.kind, Kind::Page { .. }))
-            .filter(|h| h.at >= september.0 && h.at < september.1)
-            .collect();
-        if views.is_empty() {
-            continue;
-        }
-        visitors += 1;
-        pageviews += views.len() as u64;
-        let mut session_start = 0;
-        for index in 0..=views.len() {
-            let ends = index == views.len()
-                || (index > 0 && views[index].at - views[index - 1].at > Duration::minutes(30));
-            if !ends || index == session_start {
-                continue;
-            }
-            sessions += 1;
-            bounces += u64::from(index - session_start == 1);
-            if let Kind::Page { path, referrer, .. } = views[session_start].kind {
-                *entries.entry(path).or_default() += 1;
-                let host = match referrer {
-                    Some(url) if url.contains("google") => "google.com",
-                    Some(_) => "news.example",
-                    None => "Direct / None",
-                };
-                *referrers.entry(host).or_default() += 1;
-            }
-            session_start = index;
-        }
-    }
-    assert_eq!(web["summary"]["visitors"], visitors, "{}", web["summary"]);
-    assert_eq!(web["summary"]["sessions"], sessions);
-    assert_eq!(web["summary"]["pageviews"], pageviews);
-    let bounce_rate = web["summary"]["bounce_rate"].as_f64().expect("rate");
-    assert!((bounce_rate - bounces as f64 / sessions as f64).abs() < 1e-9);
-    for row in web["entry_pages"].as_array().expect("entries") {
-        let path = row["value"].as_str().expect("path");
-        assert_eq!(row["count"].as_u64(), entries.get(path).copied(), "{row}");
-    }
-    for row in web["referrers"].as_array().expect("referrers") {
-        let host = row["value"].as_str().expect("host");
-        assert_eq!(row["count"].as_u64(), referrers.get(host).copied(), "{row}");
-    }
-    assert!(web["previous"]["summary"]["pageviews"].as_u64().is_some());
+    check_web_period(
+        &web["previous"],
+        &profiles,
+        (midnight(2026, 8, 17), midnight(2026, 9, 16)),
+    );
     let devices: Vec<&str> = web["devices"]
         .as_array()
         .expect("devices")
@@ -496,6 +500,7 @@ async fn analyses_agree_with_brute_force_over_the_same_events() {
         devices.contains(&"Desktop") && devices.contains(&"Mobile"),
         "{devices:?}"
     );
+    let september = (midnight(2026, 9, 1), midnight(2026, 10, 1));
 
     // Spend for two of the sources, one day outside the range that must not count.
     let spend = "date,channel,campaign,spend,clicks\n2026-09-03,google,autumn,300,12\n\

@@ -196,6 +196,21 @@ impl StateStore {
         Ok(listed)
     }
 
+    /// How many members an audience has.
+    pub fn audience_member_count(&self, key: &str) -> Result<usize, StateError> {
+        let transaction = self.database.begin_read()?;
+        let members = transaction.open_table(MEMBERS)?;
+        let mut count = 0;
+        for entry in members.range((key, "")..)? {
+            let (member, _) = entry?;
+            if member.value().0 != key {
+                break;
+            }
+            count += 1;
+        }
+        Ok(count)
+    }
+
     /// The keys of the audiences a profile is a member of.
     pub fn audiences_of(&self, profile_id: &str) -> Result<Vec<String>, StateError> {
         let transaction = self.database.begin_read()?;

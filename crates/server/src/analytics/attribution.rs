@@ -23,7 +23,7 @@ use silta_analytics::Field;
 use silta_analytics::attribution::{Attributor, Conversion, Journey, Model, Options, Touch};
 use silta_analytics::funnel::Step;
 
-use super::expressions::{event_match, field_text, not_bot, person, time_range};
+use super::expressions::{date, event_match, field_text, not_bot, person, time_range};
 use super::scan::{self, DateRange, Explain, Interner};
 use crate::output::{FormatQuery, Tabular, cell};
 use crate::{ApiError, AppState};
@@ -182,15 +182,11 @@ async fn spend(state: &AppState, range: &DateRange) -> Result<HashMap<String, f6
     let Ok(table) = context.table("spend").await else {
         return Ok(HashMap::new());
     };
-    let day = |date: NaiveDate| {
-        let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or(NaiveDate::MIN);
-        lit(ScalarValue::Date32(Some((date - epoch).num_days() as i32)))
-    };
     let frame = table
         .filter(
             col("date")
-                .gt_eq(day(range.from))
-                .and(col("date").lt_eq(day(range.to))),
+                .gt_eq(date(range.from))
+                .and(col("date").lt_eq(date(range.to))),
         )?
         .aggregate(vec![col("channel")], vec![sum(col("spend")).alias("spend")])?;
     let mut spent = HashMap::new();

@@ -144,6 +144,18 @@ pub fn timestamp(micros: i64) -> Expr {
     ))
 }
 
+const UNIX_EPOCH_DAY: NaiveDate = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
+
+/// Days since 1970-01-01, as Arrow's `Date32` counts.
+pub fn epoch_days(date: NaiveDate) -> i32 {
+    (date - UNIX_EPOCH_DAY).num_days() as i32
+}
+
+/// A date as a `Date32` literal.
+pub fn date(date: NaiveDate) -> Expr {
+    lit(ScalarValue::Date32(Some(epoch_days(date))))
+}
+
 /// `[start, end)` on the event time, with the date partitions outside it pruned.
 pub fn time_range(start_micros: i64, end_micros: i64) -> Expr {
     let day = |micros: i64| {
@@ -151,14 +163,9 @@ pub fn time_range(start_micros: i64, end_micros: i64) -> Expr {
             .map(|moment| moment.date_naive())
             .unwrap_or(NaiveDate::MIN)
     };
-    let epoch_days = |date: NaiveDate| {
-        (date - NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or(NaiveDate::MIN)).num_days() as i32
-    };
     col("event_date")
-        .gt_eq(lit(ScalarValue::Date32(Some(epoch_days(day(
-            start_micros,
-        ))))))
-        .and(col("event_date").lt_eq(lit(ScalarValue::Date32(Some(epoch_days(day(end_micros)))))))
+        .gt_eq(date(day(start_micros)))
+        .and(col("event_date").lt_eq(date(day(end_micros))))
         .and(col("timestamp").gt_eq(timestamp(start_micros)))
         .and(col("timestamp").lt(timestamp(end_micros)))
 }

@@ -67,11 +67,7 @@ pub struct Preview {
 }
 
 fn not_found(key: &str) -> ApiError {
-    ApiError::new(
-        StatusCode::NOT_FOUND,
-        "not_found",
-        format!("no audience `{key}`"),
-    )
+    ApiError::not_found(format!("no audience `{key}`"))
 }
 
 fn check_key(key: &str) -> Result<(), ApiError> {
@@ -190,18 +186,20 @@ fn with_purpose(audience: &Audience) -> Condition {
     }
 }
 
-/// The profile ids an audience (expanded, with its purpose) selects now, and the plan's SQL.
+/// The profile ids an audience (expanded, with its purpose) selects now, and with `explain`
+/// the plan as SQL.
 async fn evaluate(
     state: &AppState,
     condition: &Condition,
     key: Option<&str>,
-) -> Result<(BTreeSet<String>, String), ApiError> {
+    explain: bool,
+) -> Result<(BTreeSet<String>, Option<String>), ApiError> {
     let mut path: Vec<String> = key.map(str::to_string).into_iter().collect();
     let expanded = expand(state, condition, &mut path)?;
     query::read_your_writes(state).await;
     let context = state.store.session(&state.query_limits)?;
     let frame = compile::members(&context, &expanded, Utc::now().timestamp_micros()).await?;
-    let sql = scan::plan_text(&frame);
+    let sql = explain.then(|| scan::plan_text(&frame));
     let mut members = BTreeSet::new();
     scan::stream(state, frame, |batch| {
         let ids = scan::texts(&batch, 0)?;
@@ -213,7 +211,7 @@ async fn evaluate(
 }
 
 fn view(state: &AppState, audience: Audience) -> Result<AudienceView, ApiError> {
-    let members = state.credentials.audience_members(&audience.key)?.len();
+    let members = state.credentials.audience_member_count(&audience.key)?;
     Ok(AudienceView {
         text: audience.definition.to_string(),
         audience,
@@ -345,12 +343,12 @@ pub async fn preview_definition(
         Some(purpose) => Condition::And(vec![definition, Condition::Consent(purpose.clone())]),
         None => definition,
     };
-    let (members, sql) = evaluate(state, &condition, None).await?;
+    let (members, sql) = evaluate(state, &condition, None, request.explain).await?;
     Ok(Preview {
         size: members.len(),
         sample: members.iter().take(PREVIEW_SAMPLE).cloned().collect(),
         elapsed_ms: started.elapsed().as_millis(),
-        explain: request.explain.then(|| Explain {
+        explain: sql.map(|sql| Explain {
             sql: vec![sql],
             counting: "the profile ids the query returns are the members".to_string(),
         }),
@@ -358,7 +356,7 @@ pub async fn preview_definition(
 }
 
 async fn refresh_one(state: &AppState, audience: &Audience) -> Result<Refreshed, ApiError> {
-    let (members, _) = evaluate(state, &with_purpose(audience), Some(&audience.key)).await?;
+    let (members, _) = evaluate(state, &with_purpose(audience), Some(&audience.key), false).await?;
     Ok(state
         .credentials
         .refresh_members(&audience.key, &members, Utc::now())?)

@@ -12,11 +12,11 @@ use clap::Args;
 use parquet::arrow::ArrowWriter;
 use serde_json::{Value, json};
 use silta_server::{
-    AppState, AttributionRequest, Config, DefinitionRequest, FunnelRequest, RetentionRequest,
-    Silta, WebRequest,
+    AppState, AttributionRequest, DefinitionRequest, FunnelRequest, RetentionRequest, Silta,
+    WebRequest,
 };
 
-use super::identity::{DEMO_END, load};
+use super::identity::{DEMO_END, demo_data};
 
 #[derive(Args)]
 pub struct AnalyticsArgs {
@@ -110,22 +110,14 @@ where
 }
 
 pub async fn run(args: AnalyticsArgs) -> anyhow::Result<()> {
-    let temporary = tempfile::Builder::new()
-        .prefix("silta-bench-analytics-")
-        .tempdir()?;
-    let data = args
-        .workdir
-        .clone()
-        .unwrap_or_else(|| temporary.path().to_path_buf());
-    let config = Config {
-        data: data.clone(),
-        rate_limit_events_per_second: 0,
-        audience_refresh_minutes: 0,
-        ..Config::default()
-    };
-    if !data.join("tables/events/_delta_log").is_dir() {
-        load(&config, args.events, args.seed).await?;
-    }
+    let (config, _temporary) = demo_data(
+        "silta-bench-analytics-",
+        args.workdir.clone(),
+        args.events,
+        args.seed,
+    )
+    .await?;
+    let data = config.data.clone();
     let silta = Silta::start(config).await?;
     let state = silta.state.clone();
     let export = data.join("bench-analytics-events.parquet");

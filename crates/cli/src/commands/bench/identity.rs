@@ -44,21 +44,14 @@ struct DuckDbAnswer {
 }
 
 pub async fn run(args: IdentityArgs) -> anyhow::Result<()> {
-    let temporary = tempfile::Builder::new()
-        .prefix("silta-bench-identity-")
-        .tempdir()?;
-    let data = args
-        .workdir
-        .clone()
-        .unwrap_or_else(|| temporary.path().to_path_buf());
-    let config = Config {
-        data: data.clone(),
-        rate_limit_events_per_second: 0,
-        ..Config::default()
-    };
-    if !data.join("tables/events/_delta_log").is_dir() {
-        load(&config, args.events, args.seed).await?;
-    }
+    let (config, _temporary) = demo_data(
+        "silta-bench-identity-",
+        args.workdir.clone(),
+        args.events,
+        args.seed,
+    )
+    .await?;
+    let data = config.data.clone();
     let (store, identity, report) = open_offline(&config).await?;
     let refusals = identity.read().refusals().len();
     let edges_path = data.join("bench-identity-edges.parquet");
@@ -109,8 +102,30 @@ pub async fn run(args: IdentityArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The configuration of a data directory holding the demo data set: `workdir` (loaded only
+/// if it has no events yet, so that repeated runs skip loading) or a temporary directory,
+/// removed when the returned guard is dropped.
+pub(super) async fn demo_data(
+    prefix: &str,
+    workdir: Option<PathBuf>,
+    events: u64,
+    seed: u64,
+) -> anyhow::Result<(Config, tempfile::TempDir)> {
+    let temporary = tempfile::Builder::new().prefix(prefix).tempdir()?;
+    let config = Config {
+        data: workdir.unwrap_or_else(|| temporary.path().to_path_buf()),
+        rate_limit_events_per_second: 0,
+        audience_refresh_minutes: 0,
+        ..Config::default()
+    };
+    if !config.data.join("tables/events/_delta_log").is_dir() {
+        load(&config, events, seed).await?;
+    }
+    Ok((config, temporary))
+}
+
 /// Loads `events` demo events ending on [`DEMO_END`] through the ingestion path.
-pub(super) async fn load(config: &Config, events: u64, seed: u64) -> anyhow::Result<()> {
+async fn load(config: &Config, events: u64, seed: u64) -> anyhow::Result<()> {
     let started = Instant::now();
     let silta = Silta::start(config.clone()).await?;
     let request = DemoRequest {
