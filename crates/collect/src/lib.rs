@@ -61,6 +61,8 @@ pub fn collect_events(
                     message_id: normalise::message_id_of(raw_event),
                     reason,
                     payload: normaliser.quarantine_payload(raw_event),
+                    violations: Vec::new(),
+                    event: None,
                 },
             }),
         }

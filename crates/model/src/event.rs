@@ -4,10 +4,12 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::Channel;
+use crate::{Channel, Violation, ViolationReport};
 
 /// The six Segment call types.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum EventType {
     #[default]
@@ -99,6 +101,9 @@ pub struct Event {
     /// Flagged at collection: a crawler's user agent, a headless browser or a bot's rate.
     #[serde(default)]
     pub is_bot: bool,
+    /// What the source's tracking plan found wrong, kept when the source flags violations.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub violations: Vec<Violation>,
 }
 
 /// An event (or a whole request body) that was refused, kept with its reason in the `quarantine`
@@ -112,12 +117,22 @@ pub struct Rejected {
     pub reason: String,
     /// The raw JSON text as it arrived (cut to the configured size limit).
     pub payload: String,
+    /// What the tracking plan found wrong, when the plan blocked the event.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub violations: Vec<Violation>,
+    /// The normalised event, when it was valid but its plan blocked it: what a replay
+    /// processes again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<Box<Event>>,
 }
 
-/// What one write-ahead-log record holds: an accepted event or a refused one.
+/// What one write-ahead-log record holds: an accepted event, a refused one, or the
+/// violations of one.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Ingested {
     Event(Box<Event>),
     Rejected(Rejected),
+    /// The tracking-plan violations of one event, counted whatever the source did with it.
+    Violations(ViolationReport),
 }

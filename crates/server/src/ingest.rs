@@ -194,6 +194,8 @@ impl Ingestor {
             message_id: None,
             reason,
             payload: String::from_utf8_lossy(body).into_owned(),
+            violations: Vec::new(),
+            event: None,
         };
         self.wal
             .append(vec![encode(Ingested::Rejected(rejected))?])
