@@ -62,7 +62,6 @@ pub fn collect_events(
                     reason,
                     payload: normaliser.quarantine_payload(raw_event),
                     violations: Vec::new(),
-                    event: None,
                 },
             }),
         }

@@ -271,6 +271,7 @@ impl Normaliser {
             ip: ip.map(|ip| ip.to_string()),
             user_agent,
             is_bot: false,
+            violations: Vec::new(),
             revenue: known.revenue.as_ref().and_then(number_of),
             currency: text_of(known.currency.as_ref()),
             properties: incoming

@@ -115,15 +115,13 @@ pub struct Rejected {
     pub source_id: String,
     pub message_id: Option<String>,
     pub reason: String,
-    /// The raw JSON text as it arrived (cut to the configured size limit).
+    /// The raw JSON text as it arrived (cut to the configured size limit); for an event its
+    /// tracking plan blocked, the normalised event (JSON of [`Event`]), which a replay
+    /// processes again.
     pub payload: String,
     /// What the tracking plan found wrong, when the plan blocked the event.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub violations: Vec<Violation>,
-    /// The normalised event, when it was valid but its plan blocked it: what a replay
-    /// processes again.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub event: Option<Box<Event>>,
 }
 
 /// What one write-ahead-log record holds: an accepted event, a refused one, or the

@@ -11,6 +11,7 @@ use silta_store::{EventStore, QueryLimits};
 use tower_http::cors::CorsLayer;
 
 use crate::config::Retention;
+use crate::contracts::{plans, quarantine, violations};
 use crate::rate_limit::RateLimiter;
 use crate::{
     Config, Ingestor, admin, analytics, audiences, bots, consent, demo, experiment_results,
@@ -144,6 +145,34 @@ pub fn app(state: AppState) -> Router {
             get(admin::list_sources).post(admin::add_source),
         )
         .route("/v1/sources/{id}", patch(admin::update_source))
+        .route(
+            "/v1/sources/{id}/contract",
+            put(plans::put_contract).delete(plans::delete_contract),
+        )
+        .route("/v1/plans", get(plans::list))
+        .route("/v1/plans/draft", get(plans::get_draft))
+        .route("/v1/plans/{key}", get(plans::get).delete(plans::remove))
+        .route(
+            "/v1/plans/{key}/versions",
+            post(plans::put_version).layer(DefaultBodyLimit::max(silta_contracts::MAX_PLAN_BYTES)),
+        )
+        .route(
+            "/v1/plans/{key}/versions/{version}",
+            get(plans::get_version),
+        )
+        .route(
+            "/v1/plans/{key}/versions/{version}/approve",
+            post(plans::approve),
+        )
+        .route(
+            "/v1/plans/{key}/versions/{version}/reject",
+            post(plans::reject),
+        )
+        .route("/v1/plans/{key}/diff", get(plans::get_diff))
+        .route("/v1/violations", get(violations::list))
+        .route("/v1/quarantine", get(quarantine::list))
+        .route("/v1/quarantine/replay", post(quarantine::replay_route))
+        .route("/v1/quarantine/{record}", get(quarantine::show))
         .route(
             "/v1/sources/{id}/write-keys",
             get(admin::list_write_keys).post(admin::add_write_key),

@@ -9,6 +9,8 @@ pub struct ApiError {
     pub code: &'static str,
     pub message: String,
     pub retry_after_seconds: Option<u64>,
+    /// Every problem found, when there are several (a tracking plan file, say).
+    pub problems: Vec<serde_json::Value>,
 }
 
 impl ApiError {
@@ -18,6 +20,7 @@ impl ApiError {
             code,
             message: message.into(),
             retry_after_seconds: None,
+            problems: Vec::new(),
         }
     }
 
@@ -110,6 +113,9 @@ impl From<silta_state::StateError> for ApiError {
                 "not_found",
                 format!("{what} not found"),
             ),
+            silta_state::StateError::Conflict(message) => {
+                ApiError::new(StatusCode::CONFLICT, "conflict", message)
+            }
             other => ApiError::internal(other.to_string()),
         }
     }
@@ -118,12 +124,15 @@ impl From<silta_state::StateError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         // Segment's own libraries read `code` and `message` at the top level; both shapes are sent.
-        let body = json!({
+        let mut body = json!({
             "error": {"code": self.code, "message": self.message},
             "success": false,
             "code": self.code,
             "message": self.message,
         });
+        if !self.problems.is_empty() {
+            body["error"]["problems"] = serde_json::Value::Array(self.problems);
+        }
         let mut response = (self.status, axum::Json(body)).into_response();
         if let Some(seconds) = self.retry_after_seconds {
             response

@@ -23,6 +23,7 @@ use silta_state::{Source, StateStore, Suppression};
 use silta_wal::Wal;
 
 use crate::config::SuppressionMode;
+use crate::contracts::{Contracts, Enforced};
 use crate::{ApiError, AppState};
 
 /// Collection up to durability: normalise, quarantine what is invalid, append to the WAL and
@@ -41,6 +42,8 @@ pub struct Ingestor {
     pub bots: Arc<BotDetector>,
     /// Replaces configured fields by keyed hashes before anything is stored.
     pub pseudonymiser: Option<Arc<Pseudonymiser>>,
+    /// The approved tracking plans sources keep to.
+    pub contracts: Arc<Contracts>,
 }
 
 /// What the client is told about an accepted request.
@@ -53,6 +56,19 @@ pub struct IngestOutcome {
     /// consent, or they name an erased person.
     #[serde(skip_serializing_if = "is_zero")]
     pub withheld: usize,
+    /// Events kept in quarantine because they break the source's tracking plan.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub blocked: usize,
+}
+
+/// What a source's policies leave of valid events.
+pub struct Admitted {
+    /// Events to store.
+    pub events: Vec<Event>,
+    /// Dropped by the bot, consent or suppression policies.
+    pub withheld: usize,
+    /// What the source's tracking plan decided.
+    pub contract: Enforced,
 }
 
 fn is_zero(count: &usize) -> bool {
@@ -82,9 +98,8 @@ fn encode(record: Ingested) -> Result<(Vec<u8>, Ingested), ApiError> {
 }
 
 impl Ingestor {
-    /// Makes a parsed request's events durable; invalid ones go to quarantine. Bots are
-    /// flagged (by request rates too when the traffic is `live`) and the source's consent and
-    /// bot policies apply to the valid events.
+    /// Makes a parsed request's events durable; invalid ones go to quarantine, and the
+    /// source's policies apply to the valid ones (see [`Ingestor::admit`]).
     pub async fn ingest(
         &self,
         request: &ParsedRequest<'_>,
@@ -102,21 +117,11 @@ impl Ingestor {
                 pseudonymiser.apply_to_payload(&mut refused.rejected.payload);
             }
         }
-        let events = &mut collected.accepted;
-        self.bots.flag(events, meta.peer_ip, meta.channel, live);
-        let before = events.len();
-        if source.bot_policy == BotPolicy::Drop {
-            events.retain(|event| !event.is_bot);
-        }
-        let withheld = before - events.len()
-            + enforce_consent(events, source.consent_policy, &self.consent)
-            + self.enforce_suppression(events);
-        let accepted = collected.accepted.len();
-        let mut records = Vec::with_capacity(accepted + collected.rejected.len());
+        let admitted = self.admit(collected.accepted, meta.peer_ip, source, live);
+        let accepted = admitted.events.len();
+        let blocked = admitted.contract.blocked.len();
+        let mut records = self.records(admitted.events, admitted.contract)?;
         let mut rejected = Vec::with_capacity(collected.rejected.len());
-        for event in collected.accepted {
-            records.push(encode(Ingested::Event(Box::new(event)))?);
-        }
         for refused in collected.rejected {
             rejected.push(RejectedEvent {
                 index: refused.index,
@@ -130,8 +135,60 @@ impl Ingestor {
             success: true,
             accepted,
             rejected,
-            withheld,
+            withheld: admitted.withheld,
+            blocked,
         })
+    }
+
+    /// Applies the source's policies to valid events: bots are flagged (by request rates too
+    /// when the traffic is `live`), then the bot, consent and suppression policies and the
+    /// tracking plan decide what is stored. A replayed event goes through here again.
+    pub fn admit(
+        &self,
+        mut events: Vec<Event>,
+        peer_ip: Option<std::net::IpAddr>,
+        source: &Source,
+        live: bool,
+    ) -> Admitted {
+        self.bots.flag(&mut events, peer_ip, source.channel, live);
+        let before = events.len();
+        if source.bot_policy == BotPolicy::Drop {
+            events.retain(|event| !event.is_bot);
+        }
+        let withheld = before - events.len()
+            + enforce_consent(&mut events, source.consent_policy, &self.consent)
+            + self.enforce_suppression(&mut events);
+        let contract = self.contracts.enforce(source, &mut events);
+        Admitted {
+            events,
+            withheld,
+            contract,
+        }
+    }
+
+    /// WAL records for admitted events, the blocked ones and every event's violations.
+    pub fn records(
+        &self,
+        events: Vec<Event>,
+        contract: Enforced,
+    ) -> Result<Vec<(Vec<u8>, Ingested)>, ApiError> {
+        let mut records =
+            Vec::with_capacity(events.len() + contract.blocked.len() + contract.reports.len());
+        for event in events {
+            records.push(encode(Ingested::Event(Box::new(event)))?);
+        }
+        for blocked in contract.blocked {
+            records.push(encode(Ingested::Rejected(blocked))?);
+        }
+        for report in contract.reports {
+            records.push(encode(Ingested::Violations(report))?);
+        }
+        Ok(records)
+    }
+
+    /// Appends records to the WAL and waits until they are durable.
+    pub async fn append(&self, records: Vec<(Vec<u8>, Ingested)>) -> Result<(), ApiError> {
+        self.wal.append(records).await.map_err(unavailable)
     }
 
     /// Refuses or anonymises the events that name an erased person; returns how many were
@@ -195,7 +252,6 @@ impl Ingestor {
             reason,
             payload: String::from_utf8_lossy(body).into_owned(),
             violations: Vec::new(),
-            event: None,
         };
         self.wal
             .append(vec![encode(Ingested::Rejected(rejected))?])

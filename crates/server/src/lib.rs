@@ -9,6 +9,7 @@ mod auth;
 mod bots;
 mod config;
 mod consent;
+mod contracts;
 mod demo;
 mod error;
 mod experiment_results;

@@ -17,6 +17,7 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
 use crate::config::MIN_ADMIN_TOKEN_CHARS;
+use crate::contracts::Contracts;
 use crate::{AppState, Config, Ingestor, app};
 
 /// The event store and identity graph of a data directory, opened without a server (for the
@@ -60,6 +61,8 @@ pub enum StartError {
     HalfTls,
     #[error("pseudonymise: {0}")]
     Pseudonymise(String),
+    #[error("tracking plan: {0}")]
+    Plan(String),
     #[error("i/o error on {path}: {source}")]
     Io {
         path: PathBuf,
@@ -179,6 +182,7 @@ impl Silta {
             suppression_mode: config.suppression,
             bots: Arc::new(silta_collect::BotDetector::new(config.bots)),
             pseudonymiser,
+            contracts: Arc::new(Contracts::load(&credentials)?),
         };
         let query_limits = QueryLimits {
             timeout: Duration::from_millis(config.query_timeout_ms),

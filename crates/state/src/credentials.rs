@@ -9,7 +9,7 @@ use redb::{
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use silta_model::{BotPolicy, Channel, ConsentPolicy};
+use silta_model::{BotPolicy, Channel, ConsentPolicy, ContractMode};
 
 use crate::Role;
 use crate::audit::{self, AUDIT, Actor, Change};
@@ -17,7 +17,7 @@ use crate::experiments::EXPERIMENTS;
 use crate::subjects::{SETTINGS, SUBJECT_REQUESTS, SUPPRESSED};
 
 /// source id -> Source (JSON)
-const SOURCES: TableDefinition<&str, &[u8]> = TableDefinition::new("sources");
+pub(crate) const SOURCES: TableDefinition<&str, &[u8]> = TableDefinition::new("sources");
 /// SHA-256 of a write key -> WriteKey (JSON)
 const WRITE_KEYS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("write_key_records");
 /// Earlier layout: SHA-256 of a write key -> source id. Moved to `WRITE_KEYS` on open.
@@ -35,6 +35,10 @@ pub enum StateError {
     Corrupt(String),
     #[error("{0} not found")]
     NotFound(String),
+    /// The change is not possible in the record's current state (say, approving a version
+    /// that was already rejected).
+    #[error("{0}")]
+    Conflict(String),
 }
 
 macro_rules! database_error {
@@ -65,6 +69,23 @@ pub struct Source {
     /// What happens to this source's events flagged as a bot's.
     #[serde(default)]
     pub bot_policy: BotPolicy,
+    /// The tracking plan this source's events are checked against, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contract: Option<SourceContract>,
+}
+
+/// A source's data contract: its plan and what happens to events that break it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceContract {
+    /// The plan's key; its approved version applies.
+    pub plan: String,
+    /// Events the plan knows that break it.
+    #[serde(default)]
+    pub mode: ContractMode,
+    /// Events the plan does not know.
+    #[serde(default)]
+    pub unplanned: ContractMode,
 }
 
 /// Policies to change on a source; `None` leaves one as it is.
@@ -201,6 +222,9 @@ impl StateStore {
         transaction.open_table(crate::audiences::MEMBERS)?;
         transaction.open_table(crate::audiences::BY_PROFILE)?;
         transaction.open_table(crate::audiences::CHANGES)?;
+        transaction.open_table(crate::plans::PLANS)?;
+        transaction.open_table(crate::plans::PLAN_VERSIONS)?;
+        transaction.open_table(crate::plans::REPLAYED)?;
         move_legacy_write_keys(&transaction)?;
         transaction.commit()?;
         Ok(StateStore { database })
@@ -220,6 +244,7 @@ impl StateStore {
             created_at: Utc::now(),
             consent_policy: ConsentPolicy::default(),
             bot_policy: BotPolicy::default(),
+            contract: None,
         };
         let (secret, key) = new_write_key(&source.id);
         let transaction = self.database.begin_write()?;
@@ -659,6 +684,7 @@ mod tests {
             created_at: Utc::now(),
             consent_policy: ConsentPolicy::Keep,
             bot_policy: BotPolicy::Flag,
+            contract: None,
         };
         {
             let database = Database::create(&path).expect("creates");

@@ -41,8 +41,10 @@ impl Role {
                     | Analytics
                     | Audiences
                     | ManageSpend
+                    | ReadContracts
+                    | ProposePlans
             ),
-            Role::Analyst => matches!(permission, Sql | Analytics),
+            Role::Analyst => matches!(permission, Sql | Analytics | ReadContracts),
             Role::Viewer => matches!(permission, Analytics),
         }
     }
@@ -68,6 +70,12 @@ pub enum Permission {
     Audiences,
     /// The ad spend table (admins and marketers).
     ManageSpend,
+    /// Tracking plans, their versions and diffs, and violation counts (admins, marketers and
+    /// analysts). Approving plans, attaching them to sources and the quarantine are IT's
+    /// ([`Permission::Administer`]).
+    ReadContracts,
+    /// Proposing tracking plan versions and drafting plans (admins and marketers).
+    ProposePlans,
 }
 
 impl fmt::Display for Role {

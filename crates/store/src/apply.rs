@@ -8,13 +8,13 @@ use arrow::array::{Array, AsArray};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, TimestampMicrosecondType};
 use chrono::Utc;
-use silta_model::{Event, Ingested, Rejected};
+use silta_model::{Event, Ingested, Rejected, ViolationReport};
 use silta_wal::{Durable, Lsn, RecoveredRecord};
 use tokio::sync::mpsc;
 
 use crate::dedupe::{self, DedupeIndex};
 use crate::query::QueryLimits;
-use crate::rows::{events_batch, quarantine_batch};
+use crate::rows::{events_batch, quarantine_batch, violations_batch};
 use crate::{EventStore, StoreError};
 
 /// WAL records decoded and applied at a time during recovery.
@@ -35,6 +35,7 @@ pub struct Applier {
     /// Records at or below these positions are already in the tables (set at open, for replay).
     events_persisted_lsn: Lsn,
     quarantine_persisted_lsn: Lsn,
+    violations_persisted_lsn: Lsn,
     last_prune: Instant,
 }
 
@@ -42,11 +43,12 @@ impl Applier {
     /// Prepares the apply stage, loading the dedupe index with the ids the `events` table
     /// received within the dedupe window, so duplicates are caught across restarts.
     pub async fn new(store: Arc<EventStore>) -> Result<Applier, StoreError> {
-        let (events_persisted_lsn, quarantine_persisted_lsn) = {
+        let (events_persisted_lsn, quarantine_persisted_lsn, violations_persisted_lsn) = {
             let shared = store.read_shared();
             (
                 shared.tables.events.persisted_lsn,
                 shared.tables.quarantine.persisted_lsn,
+                shared.tables.violations.persisted_lsn,
             )
         };
         let mut applier = Applier {
@@ -55,6 +57,7 @@ impl Applier {
             store,
             events_persisted_lsn,
             quarantine_persisted_lsn,
+            violations_persisted_lsn,
             last_prune: Instant::now(),
         };
         applier.load_recent_ids().await?;
@@ -111,7 +114,10 @@ impl Applier {
     /// Records are decoded and applied a chunk at a time, so a long log never sits in memory
     /// twice.
     pub fn recover(&mut self, records: Vec<RecoveredRecord>) -> Result<usize, StoreError> {
-        let persisted = self.events_persisted_lsn.min(self.quarantine_persisted_lsn);
+        let persisted = self
+            .events_persisted_lsn
+            .min(self.quarantine_persisted_lsn)
+            .min(self.violations_persisted_lsn);
         let mut replayed = 0;
         let mut chunk = Vec::with_capacity(RECOVERY_CHUNK);
         for record in records.into_iter().filter(|record| record.lsn > persisted) {
@@ -144,7 +150,8 @@ impl Applier {
         }
         let mut events: Vec<(Lsn, &Event)> = Vec::with_capacity(records.len());
         let mut new_keys = HashSet::with_capacity(records.len());
-        let mut rejected: Vec<&Rejected> = Vec::new();
+        let mut rejected: Vec<(Lsn, &Rejected)> = Vec::new();
+        let mut reports: Vec<(Lsn, &ViolationReport)> = Vec::new();
         for (lsn, record) in &records {
             match record {
                 Ingested::Event(event) => {
@@ -158,7 +165,12 @@ impl Applier {
                 }
                 Ingested::Rejected(row) => {
                     if *lsn > self.quarantine_persisted_lsn {
-                        rejected.push(row);
+                        rejected.push((*lsn, row));
+                    }
+                }
+                Ingested::Violations(report) => {
+                    if *lsn > self.violations_persisted_lsn {
+                        reports.push((*lsn, report));
                     }
                 }
             }
@@ -168,6 +180,9 @@ impl Applier {
             .transpose()?;
         let quarantine_rows = (!rejected.is_empty())
             .then(|| quarantine_batch(&rejected))
+            .transpose()?;
+        let violations_rows = (!reports.is_empty())
+            .then(|| violations_batch(&reports))
             .transpose()?;
         for (_, event) in &events {
             self.dedupe.record(
@@ -192,6 +207,10 @@ impl Applier {
             if let Some(batch) = quarantine_rows {
                 buffer.rows += batch.num_rows();
                 buffer.quarantine.push(batch);
+            }
+            if let Some(batch) = violations_rows {
+                buffer.rows += batch.num_rows();
+                buffer.violations.push(batch);
             }
             // Replay after a restart starts below what the tables already hold.
             buffer.applied_lsn = buffer.applied_lsn.max(last_lsn);

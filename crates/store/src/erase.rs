@@ -137,6 +137,9 @@ fn cell(column: &StringArray, row: usize) -> Option<&str> {
 pub struct Erased {
     pub events: Option<u64>,
     pub quarantined: Option<u64>,
+    /// Rows of the `violations` table (retention only: they hold no personal data).
+    #[serde(default)]
+    pub violations: Option<u64>,
     /// Data files deleted by vacuum.
     pub files: u64,
     /// Log files deleted after the checkpoint.
@@ -187,24 +190,24 @@ impl EventStore {
         &self,
         subject: &Subject,
     ) -> Result<(crate::FlushOutcome, Erased), StoreError> {
-        self.purge_tables(
-            Some(subject.events_predicate()),
-            Some(subject.quarantine_predicate()),
-        )
+        self.purge_tables([
+            (Pick::Events, Some(subject.events_predicate())),
+            (Pick::Quarantine, Some(subject.quarantine_predicate())),
+            (Pick::Violations, None),
+        ])
         .await
     }
 
-    /// Commits what is buffered, then deletes the rows each predicate matches from `events`
-    /// and `quarantine`, with every file and log entry that held them.
+    /// Commits what is buffered, then deletes the rows each predicate matches from its
+    /// table, with every file and log entry that held them.
     pub(crate) async fn purge_tables(
         &self,
-        events: Option<Expr>,
-        quarantine: Option<Expr>,
+        predicates: [(Pick, Option<Expr>); 3],
     ) -> Result<(crate::FlushOutcome, Erased), StoreError> {
         let _committer = self.committer.lock().await;
         let flushed = self.flush_locked().await?;
         let mut erased = Erased::default();
-        for (pick, predicate) in [(Pick::Events, events), (Pick::Quarantine, quarantine)] {
+        for (pick, predicate) in predicates {
             let Some(predicate) = predicate else {
                 continue;
             };
@@ -213,6 +216,7 @@ impl EventStore {
             match pick {
                 Pick::Events => erased.events = rows,
                 Pick::Quarantine => erased.quarantined = rows,
+                Pick::Violations => erased.violations = rows,
             }
             let provider = table.table_provider().await?;
             let mut shared = self.write_shared();

@@ -1,16 +1,17 @@
-//! Retention: events and quarantined events older than a policy allows are deleted, with the
-//! files and log entries that held them.
+//! Retention: events, quarantined events and violations older than a policy allows are
+//! deleted, with the files and log entries that held them.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use datafusion::prelude::{col, lit};
 use datafusion::scalar::ScalarValue;
 
 use crate::schema::EVENT_DATE_COLUMN;
+use crate::store::Pick;
 use crate::{Erased, EventStore, StoreError};
 
 impl EventStore {
     /// Deletes events that happened before `events_before` (whole days, by partition) and
-    /// quarantined events received before `quarantine_before`.
+    /// quarantined events and violations received before `quarantine_before`.
     pub async fn apply_retention(
         &self,
         events_before: Option<NaiveDate>,
@@ -21,12 +22,19 @@ impl EventStore {
             let days = (date - epoch).num_days() as i32;
             col(EVENT_DATE_COLUMN).lt(lit(ScalarValue::Date32(Some(days))))
         });
-        let quarantine = quarantine_before.map(|time| {
+        let received_before = quarantine_before.map(|time| {
             col("received_at").lt(lit(ScalarValue::TimestampMicrosecond(
                 Some(time.timestamp_micros()),
                 Some("UTC".into()),
             )))
         });
-        Ok(self.purge_tables(events, quarantine).await?.1)
+        Ok(self
+            .purge_tables([
+                (Pick::Events, events),
+                (Pick::Quarantine, received_before.clone()),
+                (Pick::Violations, received_before),
+            ])
+            .await?
+            .1)
     }
 }

@@ -11,11 +11,11 @@ use arrow::compute::cast;
 use arrow::datatypes::{DataType, Float64Type, TimestampMicrosecondType};
 use arrow::error::ArrowError;
 use chrono::{DateTime, NaiveDate, Utc};
-use silta_model::{Event, Rejected};
+use silta_model::{Event, Rejected, Violation, ViolationReport};
 use silta_wal::Lsn;
 
 use crate::StoreError;
-use crate::schema::{EVENTS_SCHEMA, QUARANTINE_SCHEMA};
+use crate::schema::{EVENTS_SCHEMA, QUARANTINE_SCHEMA, VIOLATIONS_SCHEMA};
 
 const UNIX_EPOCH_DAY: NaiveDate = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
 
@@ -91,24 +91,41 @@ pub fn events_batch(events: &[(Lsn, &Event)]) -> Result<RecordBatch, ArrowError>
         text_column(&|event| Some(&event.context)),
         text_column(&|event| Some(&event.integrations)),
         Arc::new(is_bot.finish()),
+        violations_column(events.iter().map(|(_, event)| event.violations.as_slice())),
         Arc::new(lsn.finish()),
         Arc::new(event_date.finish()),
     ];
     RecordBatch::try_new(EVENTS_SCHEMA.clone(), columns)
 }
 
-/// Builds one record batch in the `quarantine` schema.
-pub fn quarantine_batch(rejected: &[&Rejected]) -> Result<RecordBatch, ArrowError> {
+/// Violations as JSON text, null where there are none.
+fn violations_column<'a>(rows: impl Iterator<Item = &'a [Violation]>) -> ArrayRef {
+    let mut builder = StringBuilder::new();
+    for violations in rows {
+        builder.append_option(
+            (!violations.is_empty())
+                .then(|| serde_json::to_string(violations).ok())
+                .flatten(),
+        );
+    }
+    Arc::new(builder.finish())
+}
+
+/// Builds one record batch in the `quarantine` schema from refused events and their WAL
+/// positions.
+pub fn quarantine_batch(rejected: &[(Lsn, &Rejected)]) -> Result<RecordBatch, ArrowError> {
     let text_column = |value: &dyn Fn(&Rejected) -> Option<&str>| -> ArrayRef {
         let mut builder = StringBuilder::with_capacity(rejected.len(), rejected.len() * 64);
-        for row in rejected {
+        for (_, row) in rejected {
             builder.append_option(value(row));
         }
         Arc::new(builder.finish())
     };
     let mut received_at = TimestampMicrosecondBuilder::with_capacity(rejected.len());
-    for row in rejected {
+    let mut lsn = Int64Builder::with_capacity(rejected.len());
+    for (position, row) in rejected {
         received_at.append_value(micros(&row.received_at));
+        lsn.append_option(i64::try_from(*position).ok());
     }
     let columns: Vec<ArrayRef> = vec![
         utc_timestamps(received_at),
@@ -116,8 +133,53 @@ pub fn quarantine_batch(rejected: &[&Rejected]) -> Result<RecordBatch, ArrowErro
         text_column(&|row| row.message_id.as_deref()),
         text_column(&|row| Some(&row.reason)),
         text_column(&|row| Some(&row.payload)),
+        violations_column(rejected.iter().map(|(_, row)| row.violations.as_slice())),
+        Arc::new(lsn.finish()),
     ];
     RecordBatch::try_new(QUARANTINE_SCHEMA.clone(), columns)
+}
+
+/// Builds one record batch in the `violations` schema: a row per violation.
+pub fn violations_batch(reports: &[(Lsn, &ViolationReport)]) -> Result<RecordBatch, ArrowError> {
+    let rows: Vec<(Lsn, &ViolationReport, &Violation)> = reports
+        .iter()
+        .flat_map(|(lsn, report)| {
+            report
+                .violations
+                .iter()
+                .map(move |violation| (*lsn, *report, violation))
+        })
+        .collect();
+    let text_column = |value: &dyn Fn(&ViolationReport, &Violation) -> Option<String>| -> ArrayRef {
+        let mut builder = StringBuilder::with_capacity(rows.len(), rows.len() * 16);
+        for (_, report, violation) in &rows {
+            builder.append_option(value(report, violation));
+        }
+        Arc::new(builder.finish())
+    };
+    let mut received_at = TimestampMicrosecondBuilder::with_capacity(rows.len());
+    let mut plan_version = Int64Builder::with_capacity(rows.len());
+    let mut lsn = Int64Builder::with_capacity(rows.len());
+    for (position, report, _) in &rows {
+        received_at.append_value(micros(&report.received_at));
+        plan_version.append_value(i64::from(report.plan_version));
+        lsn.append_value(i64::try_from(*position).unwrap_or(i64::MAX));
+    }
+    let columns: Vec<ArrayRef> = vec![
+        utc_timestamps(received_at),
+        text_column(&|report, _| Some(report.source_id.clone())),
+        text_column(&|report, _| Some(report.message_id.clone())),
+        text_column(&|report, _| Some(report.event_type.to_string())),
+        text_column(&|report, _| report.event.clone()),
+        text_column(&|report, _| Some(report.plan.clone())),
+        Arc::new(plan_version.finish()),
+        text_column(&|report, _| Some(report.mode.as_str().to_string())),
+        text_column(&|_, violation| Some(violation.kind.to_string())),
+        text_column(&|_, violation| Some(violation.field.clone())),
+        text_column(&|_, violation| Some(violation.message.clone())),
+        Arc::new(lsn.finish()),
+    ];
+    RecordBatch::try_new(VIOLATIONS_SCHEMA.clone(), columns)
 }
 
 /// Reads events back from a batch with (at least) the `events` table's columns.
@@ -157,6 +219,13 @@ pub fn events_from_batch(batch: &RecordBatch) -> Result<Vec<Event>, StoreError> 
     let is_bot = batch
         .column_by_name("is_bot")
         .and_then(|column| column.as_boolean_opt());
+    let violations = batch
+        .column_by_name("violations")
+        .map(|column| cast(column, &DataType::Utf8))
+        .transpose()?;
+    let violations = violations
+        .as_ref()
+        .and_then(|column| column.as_string_opt::<i32>());
     let mut events = Vec::with_capacity(batch.num_rows());
     for row in 0..batch.num_rows() {
         let optional = |column: usize| -> Option<String> {
@@ -208,6 +277,10 @@ pub fn events_from_batch(batch: &RecordBatch) -> Result<Vec<Event>, StoreError> 
             context: required(24),
             integrations: required(25),
             is_bot: is_bot.is_some_and(|flags| flags.is_valid(row) && flags.value(row)),
+            violations: violations
+                .filter(|column| column.is_valid(row))
+                .and_then(|column| serde_json::from_str(column.value(row)).ok())
+                .unwrap_or_default(),
         });
     }
     Ok(events)

@@ -50,6 +50,8 @@ pub static EVENTS_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
         text("integrations", false),
         // Nullable: files written before these columns existed read them as null.
         Field::new("is_bot", DataType::Boolean, true),
+        // What the source's tracking plan found wrong (JSON), when the source flags it.
+        text("violations", true),
         // The event's write-ahead log sequence number: the order events arrived in.
         Field::new(LSN_COLUMN, DataType::Int64, true),
         Field::new(EVENT_DATE_COLUMN, DataType::Date32, false),
@@ -63,5 +65,27 @@ pub static QUARANTINE_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
         text("message_id", true),
         text("reason", false),
         text("payload", false),
+        // Null for rows written before these columns existed.
+        text("violations", true),
+        // The record's write-ahead log sequence number: its id, e.g. for a replay.
+        Field::new(LSN_COLUMN, DataType::Int64, true),
+    ]))
+});
+
+/// One row per tracking-plan violation, whatever the source did with the event.
+pub static VIOLATIONS_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    Arc::new(Schema::new(vec![
+        Field::new("received_at", timestamp(), false),
+        text("source", false),
+        text("message_id", false),
+        text("type", false),
+        text("event", true),
+        text("plan", false),
+        Field::new("plan_version", DataType::Int64, false),
+        text("mode", false),
+        text("kind", false),
+        text("field", false),
+        text("message", false),
+        Field::new(LSN_COLUMN, DataType::Int64, false),
     ]))
 });

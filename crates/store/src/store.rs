@@ -10,7 +10,7 @@ use tokio::sync::{Mutex, Notify, watch};
 
 use crate::StoreError;
 use crate::query::QueryExtension;
-use crate::schema::{EVENT_DATE_COLUMN, EVENTS_SCHEMA, QUARANTINE_SCHEMA};
+use crate::schema::{EVENT_DATE_COLUMN, EVENTS_SCHEMA, QUARANTINE_SCHEMA, VIOLATIONS_SCHEMA};
 use crate::snapshot::SnapshotTable;
 use crate::table::DeltaTableHandle;
 
@@ -42,6 +42,7 @@ impl Default for StoreOptions {
 pub(crate) struct Buffer {
     pub(crate) events: Vec<RecordBatch>,
     pub(crate) quarantine: Vec<RecordBatch>,
+    pub(crate) violations: Vec<RecordBatch>,
     pub(crate) rows: usize,
     /// Every WAL record up to here has been applied to the buffer (or dropped as a duplicate).
     pub(crate) applied_lsn: Lsn,
@@ -50,12 +51,13 @@ pub(crate) struct Buffer {
 pub(crate) struct Tables {
     pub(crate) events: DeltaTableHandle,
     pub(crate) quarantine: DeltaTableHandle,
+    pub(crate) violations: DeltaTableHandle,
     /// Reference tables written whole, such as `spend`; they have no buffer.
     pub(crate) reference: BTreeMap<String, DeltaTableHandle>,
 }
 
 /// Tables fed by the WAL; every other table under `tables/` is a reference table.
-const WAL_TABLES: [&str; 2] = ["events", "quarantine"];
+const WAL_TABLES: [&str; 3] = ["events", "quarantine", "violations"];
 
 /// The buffer and the tables, swapped together under one lock so that a query sees each durable
 /// row exactly once: either still buffered or already committed.
@@ -111,14 +113,21 @@ impl EventStore {
         let quarantine =
             DeltaTableHandle::open_or_create(tables_root, "quarantine", &QUARANTINE_SCHEMA, &[])
                 .await?;
+        let violations =
+            DeltaTableHandle::open_or_create(tables_root, "violations", &VIOLATIONS_SCHEMA, &[])
+                .await?;
         let reference = open_reference_tables(tables_root).await?;
-        let applied_lsn = events.persisted_lsn.max(quarantine.persisted_lsn);
+        let applied_lsn = events
+            .persisted_lsn
+            .max(quarantine.persisted_lsn)
+            .max(violations.persisted_lsn);
         Ok(Arc::new(EventStore {
             options,
             shared: RwLock::new(Shared {
                 tables: Tables {
                     events,
                     quarantine,
+                    violations,
                     reference,
                 },
                 buffer: Buffer {
@@ -145,11 +154,11 @@ impl EventStore {
     /// The lowest lsn a new WAL record may have: above everything any table has persisted.
     pub fn lsn_floor(&self) -> Lsn {
         let shared = self.read_shared();
-        shared
-            .tables
-            .events
-            .persisted_lsn
-            .max(shared.tables.quarantine.persisted_lsn)
+        Pick::ALL
+            .iter()
+            .map(|pick| pick.of(&shared.tables).persisted_lsn)
+            .max()
+            .unwrap_or(0)
     }
 
     /// Waits until the buffer holds every WAL record up to `lsn`, or `timeout` passes.
@@ -191,31 +200,22 @@ impl EventStore {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Snapshots of `events` and `quarantine` (table version plus buffer) for one query.
+    /// Snapshots of the WAL-fed tables (table version plus buffer) for one query.
     pub(crate) fn snapshot_tables(
         &self,
     ) -> Vec<(String, Arc<dyn TableProvider>, deltalake::DeltaTable)> {
         let shared = self.read_shared();
-        let events = Arc::new(SnapshotTable {
-            committed: shared.tables.events.provider.clone(),
-            buffered: shared.buffer.events.clone(),
-        });
-        let quarantine = Arc::new(SnapshotTable {
-            committed: shared.tables.quarantine.provider.clone(),
-            buffered: shared.buffer.quarantine.clone(),
-        });
-        let mut tables: Vec<(String, Arc<dyn TableProvider>, deltalake::DeltaTable)> = vec![
-            (
-                "events".to_string(),
-                events,
-                shared.tables.events.table.clone(),
-            ),
-            (
-                "quarantine".to_string(),
-                quarantine,
-                shared.tables.quarantine.table.clone(),
-            ),
-        ];
+        let mut tables: Vec<(String, Arc<dyn TableProvider>, deltalake::DeltaTable)> = Pick::ALL
+            .iter()
+            .map(|pick| {
+                let handle = pick.of(&shared.tables);
+                let snapshot: Arc<dyn TableProvider> = Arc::new(SnapshotTable {
+                    committed: handle.provider.clone(),
+                    buffered: pick.buffered(&shared.buffer).clone(),
+                });
+                (handle.name.clone(), snapshot, handle.table.clone())
+            })
+            .collect();
         for (name, handle) in &shared.tables.reference {
             tables.push((name.clone(), handle.provider.clone(), handle.table.clone()));
         }
@@ -269,19 +269,15 @@ impl EventStore {
 
     /// [`EventStore::flush`] for a caller that holds the committer lock.
     pub(crate) async fn flush_locked(&self) -> Result<FlushOutcome, StoreError> {
-        let (events_batches, quarantine_batches, through_lsn) = {
+        let (buffered, through_lsn) = {
             let shared = self.read_shared();
             (
-                shared.buffer.events.clone(),
-                shared.buffer.quarantine.clone(),
+                Pick::ALL.map(|pick| (pick, pick.buffered(&shared.buffer).clone())),
                 shared.buffer.applied_lsn,
             )
         };
         let mut rows = 0;
-        for (pick, batches) in [
-            (Pick::Events, events_batches),
-            (Pick::Quarantine, quarantine_batches),
-        ] {
+        for (pick, batches) in buffered {
             if batches.is_empty() {
                 continue;
             }
@@ -311,7 +307,7 @@ impl EventStore {
     pub async fn compact_if_due(&self) -> Result<u64, StoreError> {
         let _committer = self.committer.lock().await;
         let mut files_removed = 0;
-        for pick in [Pick::Events, Pick::Quarantine] {
+        for pick in Pick::ALL {
             let handle = pick.of(&self.read_shared().tables).clone();
             if handle.commits_since_compaction < self.options.compact_after_commits {
                 continue;
@@ -354,17 +350,30 @@ impl EventStore {
     }
 }
 
+/// One of the tables the WAL feeds.
 #[derive(Clone, Copy)]
 pub(crate) enum Pick {
     Events,
     Quarantine,
+    Violations,
 }
 
 impl Pick {
+    pub(crate) const ALL: [Pick; 3] = [Pick::Events, Pick::Quarantine, Pick::Violations];
+
     pub(crate) fn of(self, tables: &Tables) -> &DeltaTableHandle {
         match self {
             Pick::Events => &tables.events,
             Pick::Quarantine => &tables.quarantine,
+            Pick::Violations => &tables.violations,
+        }
+    }
+
+    fn buffered(self, buffer: &Buffer) -> &Vec<RecordBatch> {
+        match self {
+            Pick::Events => &buffer.events,
+            Pick::Quarantine => &buffer.quarantine,
+            Pick::Violations => &buffer.violations,
         }
     }
 
@@ -372,6 +381,7 @@ impl Pick {
         match self {
             Pick::Events => &mut buffer.events,
             Pick::Quarantine => &mut buffer.quarantine,
+            Pick::Violations => &mut buffer.violations,
         }
     }
 
@@ -379,6 +389,7 @@ impl Pick {
         match self {
             Pick::Events => &mut tables.events,
             Pick::Quarantine => &mut tables.quarantine,
+            Pick::Violations => &mut tables.violations,
         }
     }
 }

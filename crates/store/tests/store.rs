@@ -1,7 +1,10 @@
 //! The store without the server: buffer, commits with their WAL position, compaction, dedupe.
 
 use chrono::{TimeZone, Utc};
-use silta_model::{Channel, Event, EventType, Ingested, Rejected};
+use silta_model::{
+    Channel, ContractMode, Event, EventType, Ingested, Rejected, Violation, ViolationKind,
+    ViolationReport,
+};
 use silta_store::{Applier, EventStore, QueryLimits, StoreOptions, batches_to_json_rows};
 
 fn event(message_id: &str, day: u32) -> Ingested {
@@ -42,6 +45,7 @@ fn event(message_id: &str, day: u32) -> Ingested {
         context: "{}".to_string(),
         integrations: "{}".to_string(),
         is_bot: day == 3,
+        violations: Vec::new(),
     }))
 }
 
@@ -85,6 +89,7 @@ async fn commits_record_their_wal_position_and_compaction_keeps_every_row() {
                 message_id: None,
                 reason: "testing".to_string(),
                 payload: "{}".to_string(),
+                violations: Vec::new(),
             }),
         );
         applier.apply(vec![duplicate, rejected]).expect("applies");
@@ -190,5 +195,72 @@ async fn a_table_written_before_a_column_existed_gains_it_on_open() {
         )
         .await,
         serde_json::json!({"n": 2, "bots": 1})
+    );
+}
+
+/// Violations are kept three ways: on a flagged event, on a blocked (quarantined) one, and one
+/// row each in `violations`, whatever the source did.
+#[tokio::test]
+async fn violations_are_stored_with_events_quarantine_and_their_own_table() {
+    let directory = tempfile::tempdir().expect("temporary directory");
+    let store = EventStore::open(directory.path(), StoreOptions::default())
+        .await
+        .expect("opens");
+    let mut applier = Applier::new(store.clone()).await.expect("applier");
+    let violation = |field: &str| Violation {
+        kind: ViolationKind::WrongType,
+        field: field.to_string(),
+        message: "expected number".to_string(),
+    };
+    let Ingested::Event(mut flagged) = event("flagged", 1) else {
+        unreachable!("event() makes events")
+    };
+    flagged.violations = vec![violation("properties.revenue")];
+    let report = ViolationReport {
+        received_at: Utc::now(),
+        source_id: "src".to_string(),
+        message_id: "flagged".to_string(),
+        event_type: EventType::Track,
+        event: Some("Tested".to_string()),
+        plan: "shop".to_string(),
+        plan_version: 2,
+        mode: ContractMode::Flag,
+        violations: vec![violation("properties.revenue"), violation("properties.tax")],
+    };
+    let blocked = Rejected {
+        received_at: Utc::now(),
+        source_id: "src".to_string(),
+        message_id: Some("blocked".to_string()),
+        reason: "violates its tracking plan".to_string(),
+        payload: "{}".to_string(),
+        violations: vec![violation("properties.revenue")],
+    };
+    applier
+        .apply(vec![
+            (1, Ingested::Event(flagged)),
+            (2, Ingested::Violations(report)),
+            (3, Ingested::Rejected(blocked)),
+        ])
+        .expect("applies");
+    store.flush().await.expect("flush");
+    assert_eq!(
+        count(&store, "SELECT count(*) AS n, max(plan_version) AS v, min(field) AS f FROM violations WHERE mode = 'flag' AND kind = 'wrong_type'").await,
+        serde_json::json!({"n": 2, "v": 2, "f": "properties.revenue"})
+    );
+    assert_eq!(
+        count(
+            &store,
+            "SELECT json_get_str(json_get(violations, 0), 'field') AS f FROM events"
+        )
+        .await,
+        serde_json::json!({"f": "properties.revenue"})
+    );
+    assert_eq!(
+        count(
+            &store,
+            "SELECT lsn, json_get_str(json_get(violations, 0), 'kind') AS k FROM quarantine"
+        )
+        .await,
+        serde_json::json!({"lsn": 3, "k": "wrong_type"})
     );
 }
