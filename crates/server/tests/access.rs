@@ -18,6 +18,8 @@ fn concrete(path: &str) -> String {
         .replace("{key_id}", "wk_unknown")
         .replace("{key}", "unknown")
         .replace("{id}", "unknown")
+        .replace("{version}", "1")
+        .replace("{record}", "1")
 }
 
 /// Every operation the OpenAPI document guards with a bearer token, with the roles it names.
