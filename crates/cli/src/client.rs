@@ -157,3 +157,15 @@ impl ServerClient {
             .map(drop)
     }
 }
+
+/// Runs `local` with Silta started on the data directory, for commands that need more than
+/// the state database (queries, plans in effect, the write-ahead log).
+pub async fn locally<T>(
+    config: silta_server::Config,
+    local: impl AsyncFnOnce(&silta_server::AppState) -> Result<T, silta_server::ApiError>,
+) -> anyhow::Result<T> {
+    let silta = silta_server::Silta::start(config).await?;
+    let answer = local(&silta.state).await;
+    silta.shutdown().await?;
+    answer.map_err(|error| anyhow::anyhow!(error.message))
+}

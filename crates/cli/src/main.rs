@@ -79,6 +79,18 @@ enum Command {
         #[command(subcommand)]
         command: commands::audiences::AudiencesCommand,
     },
+    /// Tracking plans as data contracts: draft, propose, review, export, diff, attach.
+    Plan {
+        #[command(subcommand)]
+        command: commands::contracts::PlanCommand,
+    },
+    /// Events kept in quarantine: list, inspect, replay those a plan blocked.
+    Quarantine {
+        #[command(subcommand)]
+        command: commands::contracts::QuarantineCommand,
+    },
+    /// Tracking-plan violations per source, event, field and kind.
+    Violations(commands::contracts::ViolationsArgs),
     /// Retention: delete what is older than the policy allows.
     Retention {
         #[command(subcommand)]
@@ -131,6 +143,11 @@ fn main() -> anyhow::Result<()> {
             Command::Audiences { command } => commands::audiences::run(config, command).await,
             Command::Spend { command } => commands::spend::run(config, command).await,
             Command::Retention { command } => commands::retention::run(config, command).await,
+            Command::Plan { command } => commands::contracts::run_plan(config, command).await,
+            Command::Quarantine { command } => {
+                commands::contracts::run_quarantine(config, command).await
+            }
+            Command::Violations(args) => commands::contracts::run_violations(config, args).await,
             Command::Demo(args) => commands::demo::run(config, args).await,
             Command::Bench { command } => commands::bench::run(config, command).await,
         }

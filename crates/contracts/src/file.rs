@@ -7,7 +7,7 @@ use saphyr::{LoadableYamlNode, MarkedYaml, Scalar, Yaml, YamlData, YamlEmitter};
 use serde_json::{Map, Number, Value};
 
 use crate::plan::TrackingPlan;
-use crate::problems::{Problem, schema_problems, structure_problems};
+use crate::problems::{Problem, escape_pointer, schema_problems, structure_problems};
 
 /// Largest plan file read.
 pub const MAX_PLAN_BYTES: usize = 4 * 1024 * 1024;
@@ -81,10 +81,6 @@ fn locate(mut problem: Problem, positions: &HashMap<String, (usize, usize)>) -> 
             None => return problem,
         }
     }
-}
-
-fn escape_pointer(segment: &str) -> String {
-    segment.replace('~', "~0").replace('/', "~1")
 }
 
 fn to_json(

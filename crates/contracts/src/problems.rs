@@ -7,6 +7,7 @@ use std::fmt;
 use std::sync::LazyLock;
 
 use jsonschema::Validator;
+use jsonschema::error::ValidationErrorKind;
 use serde::Serialize;
 use serde_json::Value;
 use silta_model::EventType;
@@ -49,6 +50,11 @@ impl fmt::Display for Problem {
     }
 }
 
+/// A key as one segment of a JSON pointer.
+pub(crate) fn escape_pointer(segment: &str) -> String {
+    segment.replace('~', "~0").replace('/', "~1")
+}
+
 static PLAN_FILE_SCHEMA: LazyLock<Validator> = LazyLock::new(|| {
     let schema: Value =
         serde_json::from_str(include_str!("plan.schema.json")).expect("the plan schema is JSON");
@@ -57,10 +63,23 @@ static PLAN_FILE_SCHEMA: LazyLock<Validator> = LazyLock::new(|| {
 
 /// Problems with the shape of a plan document: unknown keys, wrong types, missing names.
 pub fn structure_problems(document: &Value) -> Vec<Problem> {
-    PLAN_FILE_SCHEMA
-        .iter_errors(document)
-        .map(|error| Problem::at(error.instance_path().as_str(), error.to_string()))
-        .collect()
+    let mut problems = Vec::new();
+    for error in PLAN_FILE_SCHEMA.iter_errors(document) {
+        let at = error.instance_path().as_str();
+        match error.kind() {
+            // Pointing at the unknown key itself gives its line, not its object's.
+            ValidationErrorKind::AdditionalProperties { unexpected } => {
+                problems.extend(unexpected.iter().map(|key| {
+                    Problem::at(
+                        format!("{at}/{}", escape_pointer(key)),
+                        format!("unknown key `{key}`"),
+                    )
+                }));
+            }
+            _ => problems.push(Problem::at(at, error.to_string())),
+        }
+    }
+    problems
 }
 
 /// Problems with the events of a well-formed plan: names where they are needed (and not

@@ -174,7 +174,7 @@ fn every_problem_of_a_file_is_reported_with_its_position() {
     let problems = parse_plan(text).expect_err("invalid plan");
     let lines: Vec<Option<usize>> = problems.iter().map(|problem| problem.line).collect();
     // The structure is checked first: the unknown key on line 6 is reported alone.
-    assert_eq!(lines, vec![Some(5)], "{problems:?}");
+    assert_eq!(lines, vec![Some(6)], "{problems:?}");
     assert!(problems[0].message.contains("colour"), "{problems:?}");
 
     let text = "name: Broken\nevents:\n  - type: track\n    description: no name\n  - name: Paid\n    properties: {type: object, required: 5}\n  - name: Paid\n";
@@ -304,4 +304,21 @@ fn drafts_describe_enumerations_presence_and_personal_fields() {
         json!("Present in 50 % of 10 events.")
     );
     assert!(plan.events[0].classification["email"].personal);
+}
+
+#[test]
+fn hostile_files_are_refused_without_exhausting_memory_or_stack() {
+    let laughs = "a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\ng: [*f, *f, *f, *f, *f, *f, *f, *f, *f, *f]\n";
+    assert!(parse_plan(laughs).is_err());
+    let deep = format!(
+        "name: x\nevents: {}{}",
+        "[".repeat(100_000),
+        "]".repeat(100_000)
+    );
+    assert!(parse_plan(&deep).is_err());
+    let large = format!(
+        "name: x\ndescription: \"{}\"\n",
+        "y".repeat(crate::MAX_PLAN_BYTES)
+    );
+    assert!(parse_plan(&large).is_err());
 }

@@ -130,7 +130,7 @@ impl Ingestor {
             });
             records.push(encode(Ingested::Rejected(refused.rejected))?);
         }
-        self.wal.append(records).await.map_err(unavailable)?;
+        self.append(records).await?;
         Ok(IngestOutcome {
             success: true,
             accepted,
@@ -188,6 +188,9 @@ impl Ingestor {
 
     /// Appends records to the WAL and waits until they are durable.
     pub async fn append(&self, records: Vec<(Vec<u8>, Ingested)>) -> Result<(), ApiError> {
+        if records.is_empty() {
+            return Ok(());
+        }
         self.wal.append(records).await.map_err(unavailable)
     }
 
@@ -232,10 +235,8 @@ impl Ingestor {
     /// Makes an event Silta records itself (consent set by API, an experiment exposure)
     /// durable, exactly as a collected one.
     pub async fn record(&self, event: Event) -> Result<(), ApiError> {
-        self.wal
-            .append(vec![encode(Ingested::Event(Box::new(event)))?])
+        self.append(vec![encode(Ingested::Event(Box::new(event)))?])
             .await
-            .map_err(unavailable)
     }
 
     /// Keeps a body that could not be parsed at all, so that nothing is dropped silently.
@@ -253,10 +254,8 @@ impl Ingestor {
             payload: String::from_utf8_lossy(body).into_owned(),
             violations: Vec::new(),
         };
-        self.wal
-            .append(vec![encode(Ingested::Rejected(rejected))?])
+        self.append(vec![encode(Ingested::Rejected(rejected))?])
             .await
-            .map_err(unavailable)
     }
 }
 

@@ -36,6 +36,16 @@ pub use audiences::{
 pub use config::{
     Config, MIN_ADMIN_TOKEN_CHARS, Pseudonymisation, Retention, Secret, SuppressionMode,
 };
+pub use contracts::plans::{
+    PlanOverview, Proposal, VersionSummary, attach as attach_plan, delete as delete_plan,
+    diff as diff_plan, draft as draft_plan, list_plans, parse_since, plan_overview,
+    propose as propose_plan, read_plan, resolve_version as plan_version, review as review_plan,
+};
+pub use contracts::quarantine::{
+    QuarantineEntry, QuarantineQuery, ReplayOutcome, ReplayRequest, list_quarantine,
+    quarantine_record, replay as replay_quarantine,
+};
+pub use contracts::violations::{ViolationCounts, ViolationsQuery, count_violations};
 pub use demo::{DemoReport, DemoRequest, load_demo};
 pub use error::ApiError;
 pub use experiment_results::experiment_results;

@@ -5,11 +5,11 @@ use clap::{Args, Subcommand};
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::Value;
 use silta_server::{
-    Config, DefinitionRequest, Silta, preview_definition, refresh_audience, save_audience,
+    Config, DefinitionRequest, preview_definition, refresh_audience, save_audience,
 };
 use silta_state::Actor;
 
-use crate::client::{self, Target};
+use crate::client::{self, Target, locally};
 
 #[derive(Args)]
 pub struct Definition {
@@ -79,17 +79,6 @@ fn request(
         purpose: definition.purpose,
         explain,
     })
-}
-
-/// Runs `local` with Silta started on the data directory (definitions are evaluated).
-async fn locally<T>(
-    config: Config,
-    local: impl AsyncFnOnce(&silta_server::AppState) -> Result<T, silta_server::ApiError>,
-) -> anyhow::Result<T> {
-    let silta = Silta::start(config).await?;
-    let answer = local(&silta.state).await;
-    silta.shutdown().await?;
-    answer.map_err(|error| anyhow::anyhow!(error.message))
 }
 
 pub async fn run(config: Config, command: AudiencesCommand) -> anyhow::Result<()> {

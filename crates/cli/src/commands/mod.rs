@@ -2,6 +2,7 @@ pub mod analytics;
 pub mod audiences;
 pub mod audit;
 pub mod bench;
+pub mod contracts;
 pub mod demo;
 pub mod experiments;
 pub mod profiles;

@@ -159,7 +159,7 @@ pub fn plan_overview(state: &AppState, key: &str) -> Result<PlanOverview, ApiErr
 }
 
 /// Which version a request names: a number, `approved` or `latest`.
-fn resolve_version(state: &AppState, key: &str, which: &str) -> Result<PlanVersion, ApiError> {
+pub fn resolve_version(state: &AppState, key: &str, which: &str) -> Result<PlanVersion, ApiError> {
     let head = state
         .credentials
         .plan_head(key)?

@@ -297,6 +297,16 @@ pub async fn list(
     list_quarantine(&state, &request).await.map(Json)
 }
 
+/// One quarantined record with its payload.
+pub async fn quarantine_record(state: &AppState, record: u64) -> Result<QuarantineEntry, ApiError> {
+    let position = i64::try_from(record).map_err(|_| ApiError::bad_request("no such record id"))?;
+    read(state, col("lsn").eq(lit(position)), 1, true)
+        .await?
+        .into_iter()
+        .next()
+        .ok_or_else(|| ApiError::not_found(format!("no quarantined record {record}")))
+}
+
 /// `GET /v1/quarantine/{record}`: one record with its payload.
 pub async fn show(
     State(state): State<AppState>,
@@ -304,15 +314,10 @@ pub async fn show(
     headers: HeaderMap,
 ) -> Result<Json<QuarantineEntry>, ApiError> {
     auth::require(&state, &headers, Permission::Administer)?;
-    let record: i64 = record
+    let record: u64 = record
         .parse()
         .map_err(|_| ApiError::bad_request("a record id is a number"))?;
-    read(&state, col("lsn").eq(lit(record)), 1, true)
-        .await?
-        .into_iter()
-        .next()
-        .map(Json)
-        .ok_or_else(|| ApiError::not_found(format!("no quarantined record {record}")))
+    quarantine_record(&state, record).await.map(Json)
 }
 
 /// `POST /v1/quarantine/replay`

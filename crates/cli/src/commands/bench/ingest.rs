@@ -1,7 +1,8 @@
 //! `silta bench ingest`: drives `/v1/batch` of a separate `silta serve` process over loopback
 //! with durable acknowledgements, and prints throughput and acknowledgement latency next to the
 //! ceiling measured in the same run: how fast one core merely parses the same payload bytes with
-//! serde_json.
+//! serde_json. The batched phase runs again with a 50-event tracking plan checking every event,
+//! between two runs without one.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -11,7 +12,7 @@ use anyhow::Context;
 use clap::Args;
 use hdrhistogram::Histogram;
 
-use super::{Phase, Server, paced, start_server};
+use super::{Phase, Server, paced, start_server, tracking_plan};
 
 #[derive(Args)]
 pub struct IngestArgs {
@@ -142,6 +143,62 @@ async fn count_events(server: &Server, client: &reqwest::Client) -> anyhow::Resu
         .context("count missing from query answer")
 }
 
+/// Proposes and approves the 50-event plan and attaches it to the bench source in block
+/// mode: every event is checked, and one that broke the plan would not be stored.
+async fn attach_plan(server: &Server, client: &reqwest::Client) -> anyhow::Result<()> {
+    let admin = |request: reqwest::RequestBuilder| request.bearer_auth(&server.admin_token);
+    let steps = [
+        (
+            format!("{}/v1/plans/bench/versions", server.base_url),
+            tracking_plan::plan(),
+            reqwest::Method::POST,
+        ),
+        (
+            format!("{}/v1/plans/bench/versions/1/approve", server.base_url),
+            serde_json::json!({"comment": "benchmark"}),
+            reqwest::Method::POST,
+        ),
+        (
+            format!(
+                "{}/v1/sources/{}/contract",
+                server.base_url, server.source_id
+            ),
+            serde_json::json!({"plan": "bench", "mode": "block", "unplanned": "block"}),
+            reqwest::Method::PUT,
+        ),
+    ];
+    for (url, body, method) in steps {
+        let response = admin(client.request(method, &url))
+            .json(&body)
+            .send()
+            .await?;
+        let status = response.status();
+        anyhow::ensure!(
+            status.is_success(),
+            "{url}: {status} {}",
+            response.text().await.unwrap_or_default()
+        );
+    }
+    Ok(())
+}
+
+async fn detach_plan(server: &Server, client: &reqwest::Client) -> anyhow::Result<()> {
+    let response = client
+        .delete(format!(
+            "{}/v1/sources/{}/contract",
+            server.base_url, server.source_id
+        ))
+        .bearer_auth(&server.admin_token)
+        .send()
+        .await?;
+    anyhow::ensure!(
+        response.status().is_success(),
+        "detach: {}",
+        response.status()
+    );
+    Ok(())
+}
+
 pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
     let server = start_server().await?;
     let client = reqwest::Client::builder()
@@ -172,6 +229,26 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
     )
     .await?;
     batched.print();
+    attach_plan(&server, &client).await?;
+    let with_plan = full_speed(
+        &load,
+        "batch 100, full speed, plan attached",
+        args.events / 100,
+        100,
+        args.connections,
+    )
+    .await?;
+    with_plan.print();
+    detach_plan(&server, &client).await?;
+    let batched_again = full_speed(
+        &load,
+        "batch 100, full speed, again",
+        args.events / 100,
+        100,
+        args.connections,
+    )
+    .await?;
+    batched_again.print();
     let single = full_speed(
         &load,
         "batch 1, full speed",
@@ -199,6 +276,12 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
     println!(
         "peer: serde_json parse of the same payload bytes, one core: {ceiling:.0} events/s; silta batch 100 = {:.2}x of it",
         batched.events_per_second() / ceiling
+    );
+    let unvalidated = (batched.events_per_second() + batched_again.events_per_second()) / 2.0;
+    println!(
+        "tracking plan of 50 events (block mode) checked every event: {:.0} events/s = {:.1} % of the mean without a plan ({unvalidated:.0}); goal at least 85 %",
+        with_plan.events_per_second(),
+        100.0 * with_plan.events_per_second() / unvalidated
     );
     let sent = load.next_event.load(Ordering::Relaxed);
     tokio::time::sleep(Duration::from_millis(500)).await;

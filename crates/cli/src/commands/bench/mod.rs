@@ -5,6 +5,7 @@ mod analytics;
 mod identity;
 mod ingest;
 mod profiles;
+mod tracking_plan;
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -61,23 +62,26 @@ fn run_duckdb(script: &str, arguments: &[&std::ffi::OsStr]) -> anyhow::Result<St
     Ok(answer.to_string())
 }
 
-/// `silta serve` in its own process on a fresh data directory, with a write key and a read
-/// token.
+/// `silta serve` in its own process on a fresh data directory, with one source and its write
+/// key, a read token and an admin token.
 struct Server {
     child: tokio::process::Child,
     base_url: String,
+    source_id: String,
     write_key: String,
     read_token: String,
+    admin_token: String,
     _data: tempfile::TempDir,
 }
 
 async fn start_server() -> anyhow::Result<Server> {
     let data = tempfile::Builder::new().prefix("silta-bench-").tempdir()?;
-    let (write_key, read_token) = {
+    let (source_id, write_key, read_token, admin_token) = {
         let state = StateStore::open(&data.path().join("state.redb"))?;
         let source = state.add_source("bench", Channel::Server, &Actor::local())?;
         let token = state.add_token(Role::Marketer, "bench", &Actor::local())?;
-        (source.secret, token.secret)
+        let admin = state.add_token(Role::Admin, "bench-admin", &Actor::local())?;
+        (source.owner.id, source.secret, token.secret, admin.secret)
     };
     let mut child = tokio::process::Command::new(std::env::current_exe()?)
         .args(["serve", "--listen", "127.0.0.1:0", "--data"])
@@ -102,8 +106,10 @@ async fn start_server() -> anyhow::Result<Server> {
     Ok(Server {
         child,
         base_url,
+        source_id,
         write_key,
         read_token,
+        admin_token,
         _data: data,
     })
 }
