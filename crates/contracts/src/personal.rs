@@ -21,8 +21,12 @@ pub fn looks_personal(value: &str) -> Option<&'static str> {
     if value.len() > 254 {
         return None;
     }
-    if EMAIL.is_match(value) {
+    // Cheap tests first: most values are neither.
+    if value.contains('@') && EMAIL.is_match(value) {
         return Some("an email address");
+    }
+    if !value.starts_with('+') {
+        return None;
     }
     let digits = value.chars().filter(char::is_ascii_digit).count();
     if (8..=15).contains(&digits) && PHONE.is_match(value) {
