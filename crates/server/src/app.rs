@@ -161,12 +161,8 @@ pub fn app(state: AppState) -> Router {
             get(plans::get_version),
         )
         .route(
-            "/v1/plans/{key}/versions/{version}/approve",
-            post(plans::approve),
-        )
-        .route(
-            "/v1/plans/{key}/versions/{version}/reject",
-            post(plans::reject),
+            "/v1/plans/{key}/versions/{version}/{verdict}",
+            post(plans::review_route),
         )
         .route("/v1/plans/{key}/diff", get(plans::get_diff))
         .route("/v1/violations", get(violations::list))

@@ -479,19 +479,24 @@ pub async fn run_violations(config: Config, args: ViolationsArgs) -> anyhow::Res
         since: Some(args.since),
         format: silta_server::Format::Json,
     };
-    let counts = match target {
+    match target {
         Target::Server(server) => {
             let mut path = format!(
-                "/v1/violations?since={}",
-                segment(request.since.as_deref().unwrap_or("30d"))
+                "/v1/violations?since={}&format={}",
+                segment(request.since.as_deref().unwrap_or("30d")),
+                if args.csv { "csv" } else { "json" }
             );
             for (name, value) in [("source", &request.source), ("plan", &request.plan)] {
                 if let Some(value) = value {
                     path.push_str(&format!("&{name}={}", segment(value)));
                 }
             }
-            let rows: Vec<Value> = server.get(&path).await?;
-            rows
+            let answer = server.get_text(&path).await?;
+            if args.csv {
+                print!("{answer}");
+            } else {
+                print_lines(&serde_json::from_str(&answer)?)?;
+            }
         }
         Target::Local(state) => {
             drop(state);
@@ -499,34 +504,16 @@ pub async fn run_violations(config: Config, args: ViolationsArgs) -> anyhow::Res
                 silta_server::count_violations(state, &request).await
             })
             .await?;
-            serde_json::from_value(serde_json::to_value(counts)?)?
+            if args.csv {
+                print!(
+                    "{}",
+                    silta_server::csv_text(&counts)
+                        .map_err(|error| anyhow::anyhow!(error.message))?
+                );
+            } else {
+                print_lines(&serde_json::to_value(counts)?)?;
+            }
         }
-    };
-    if args.csv {
-        const COLUMNS: [&str; 9] = [
-            "source",
-            "type",
-            "event",
-            "field",
-            "kind",
-            "count",
-            "blocked",
-            "first_seen",
-            "last_seen",
-        ];
-        let mut writer = csv::Writer::from_writer(std::io::stdout());
-        writer.write_record(COLUMNS)?;
-        for row in &counts {
-            let cell = |name: &str| match &row[name] {
-                Value::String(text) => text.clone(),
-                Value::Null => String::new(),
-                other => other.to_string(),
-            };
-            writer.write_record(COLUMNS.map(cell))?;
-        }
-        writer.flush()?;
-    } else {
-        print_lines(&Value::Array(counts))?;
     }
     Ok(())
 }

@@ -315,12 +315,14 @@ pub fn parse_since(text: &str) -> Result<DateTime<Utc>, ApiError> {
             "`{text}` is not a duration such as 30d, 12h or 90m, nor an RFC 3339 time"
         ))
     };
-    let (number, unit) = text.split_at(text.len().saturating_sub(1));
-    let number: i64 = number.parse().map_err(|_| invalid())?;
+    let unit = text.chars().last().ok_or_else(invalid)?;
+    let number: i64 = text[..text.len() - unit.len_utf8()]
+        .parse()
+        .map_err(|_| invalid())?;
     let duration = match unit {
-        "d" => chrono::Duration::try_days(number),
-        "h" => chrono::Duration::try_hours(number),
-        "m" => chrono::Duration::try_minutes(number),
+        'd' => chrono::Duration::try_days(number),
+        'h' => chrono::Duration::try_hours(number),
+        'm' => chrono::Duration::try_minutes(number),
         _ => None,
     }
     .filter(|_| (0..=36_500 * 24 * 60).contains(&number))
@@ -503,15 +505,20 @@ pub async fn get_version(
     Ok(document(&found.plan, format.format))
 }
 
-async fn review_route(
-    state: AppState,
-    address: SocketAddr,
-    (key, version): (String, String),
+/// `POST /v1/plans/{key}/versions/{version}/approve` and `.../reject`
+pub async fn review_route(
+    State(state): State<AppState>,
+    ConnectInfo(address): ConnectInfo<SocketAddr>,
+    Path((key, version, verdict)): Path<(String, String, String)>,
     headers: HeaderMap,
     request: Result<Json<ReviewRequest>, JsonRejection>,
-    approve: bool,
 ) -> Result<Json<VersionSummary>, ApiError> {
     let actor = auth::require_actor(&state, &headers, address, Permission::Administer)?;
+    let approve = match verdict.as_str() {
+        "approve" => true,
+        "reject" => false,
+        _ => return Err(ApiError::not_found("a version is approved or rejected")),
+    };
     let Json(request) = request?;
     let version = version
         .parse()
@@ -525,28 +532,6 @@ async fn review_route(
         &actor,
     )
     .map(Json)
-}
-
-/// `POST /v1/plans/{key}/versions/{version}/approve`
-pub async fn approve(
-    State(state): State<AppState>,
-    ConnectInfo(address): ConnectInfo<SocketAddr>,
-    Path(path): Path<(String, String)>,
-    headers: HeaderMap,
-    request: Result<Json<ReviewRequest>, JsonRejection>,
-) -> Result<Json<VersionSummary>, ApiError> {
-    review_route(state, address, path, headers, request, true).await
-}
-
-/// `POST /v1/plans/{key}/versions/{version}/reject`
-pub async fn reject(
-    State(state): State<AppState>,
-    ConnectInfo(address): ConnectInfo<SocketAddr>,
-    Path(path): Path<(String, String)>,
-    headers: HeaderMap,
-    request: Result<Json<ReviewRequest>, JsonRejection>,
-) -> Result<Json<VersionSummary>, ApiError> {
-    review_route(state, address, path, headers, request, false).await
 }
 
 /// `GET /v1/plans/{key}/diff?from=&to=`: from the approved version to the latest by default.
