@@ -24,7 +24,8 @@ pub struct Observed<'a> {
 /// A plan ready to check events.
 pub struct CompiledPlan {
     events: Vec<CompiledEvent>,
-    by_name: HashMap<(EventType, String), usize>,
+    /// Named entries per type, so an event's name is looked up without allocating.
+    by_name: HashMap<EventType, HashMap<String, usize>>,
     /// Entries without a name: every identify, or every page whose name has no entry.
     by_type: HashMap<EventType, usize>,
     /// Types the plan speaks of; events of other types (except track) are not checked.
@@ -60,7 +61,9 @@ impl CompiledPlan {
             match &planned.name {
                 Some(name) => compiled
                     .by_name
-                    .insert((planned.event_type, name.clone()), index),
+                    .entry(planned.event_type)
+                    .or_default()
+                    .insert(name.clone(), index),
                 None => compiled.by_type.insert(planned.event_type, index),
             };
         }
@@ -78,11 +81,7 @@ impl CompiledPlan {
         }
         let found = event
             .name
-            .and_then(|name| {
-                self.by_name
-                    .get(&(event.event_type, name.to_string()))
-                    .copied()
-            })
+            .and_then(|name| self.by_name.get(&event.event_type)?.get(name).copied())
             .or_else(|| self.by_type.get(&event.event_type).copied());
         let Some(index) = found else {
             return vec![Violation {

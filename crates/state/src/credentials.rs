@@ -17,7 +17,7 @@ use crate::experiments::EXPERIMENTS;
 use crate::subjects::{SETTINGS, SUBJECT_REQUESTS, SUPPRESSED};
 
 /// source id -> Source (JSON)
-pub(crate) const SOURCES: TableDefinition<&str, &[u8]> = TableDefinition::new("sources");
+const SOURCES: TableDefinition<&str, &[u8]> = TableDefinition::new("sources");
 /// SHA-256 of a write key -> WriteKey (JSON)
 const WRITE_KEYS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("write_key_records");
 /// Earlier layout: SHA-256 of a write key -> source id. Moved to `WRITE_KEYS` on open.
@@ -289,28 +289,43 @@ impl StateStore {
         policies: SourcePolicies,
         actor: &Actor,
     ) -> Result<Source, StateError> {
+        self.update_source(source_id, actor, "source.policies_changed", |source| {
+            source.consent_policy = policies.consent_policy.unwrap_or(source.consent_policy);
+            source.bot_policy = policies.bot_policy.unwrap_or(source.bot_policy);
+            json!({
+                "consent_policy": source.consent_policy,
+                "bot_policy": source.bot_policy,
+            })
+        })
+    }
+
+    /// Changes a source with `change` (which returns the audit entry's detail) and records the
+    /// change as `action`, in one transaction.
+    pub(crate) fn update_source(
+        &self,
+        source_id: &str,
+        actor: &Actor,
+        action: &str,
+        change: impl FnOnce(&mut Source) -> serde_json::Value,
+    ) -> Result<Source, StateError> {
         let transaction = self.database.begin_write()?;
-        let source = {
+        let (source, detail) = {
             let mut sources = transaction.open_table(SOURCES)?;
             let mut source: Source = match sources.get(source_id)? {
                 Some(value) => decode(value.value())?,
                 None => return Err(StateError::NotFound(format!("source {source_id}"))),
             };
-            source.consent_policy = policies.consent_policy.unwrap_or(source.consent_policy);
-            source.bot_policy = policies.bot_policy.unwrap_or(source.bot_policy);
+            let detail = change(&mut source);
             sources.insert(source_id, encode(&source)?.as_slice())?;
-            source
+            (source, detail)
         };
         audit::append(
             &transaction,
             Change {
                 actor,
-                action: "source.policies_changed",
+                action,
                 target: source_id,
-                detail: json!({
-                    "consent_policy": source.consent_policy,
-                    "bot_policy": source.bot_policy,
-                }),
+                detail,
             },
         )?;
         transaction.commit()?;

@@ -10,7 +10,7 @@ use silta_contracts::TrackingPlan;
 
 use crate::StateStore;
 use crate::audit::{self, Actor, Change};
-use crate::credentials::{SOURCES, Source, SourceContract, StateError, decode, encode};
+use crate::credentials::{Source, SourceContract, StateError, decode, encode};
 
 /// plan key -> PlanHead (JSON)
 pub(crate) const PLANS: TableDefinition<&str, &[u8]> = TableDefinition::new("plans");
@@ -275,28 +275,10 @@ impl StateStore {
         {
             return Err(StateError::NotFound(format!("plan {}", contract.plan)));
         }
-        let transaction = self.database.begin_write()?;
-        let source = {
-            let mut sources = transaction.open_table(SOURCES)?;
-            let mut source: Source = match sources.get(source_id)? {
-                Some(value) => decode(value.value())?,
-                None => return Err(StateError::NotFound(format!("source {source_id}"))),
-            };
+        self.update_source(source_id, actor, "source.contract_changed", |source| {
             source.contract = contract;
-            sources.insert(source_id, encode(&source)?.as_slice())?;
-            source
-        };
-        audit::append(
-            &transaction,
-            Change {
-                actor,
-                action: "source.contract_changed",
-                target: source_id,
-                detail: json!({"contract": source.contract}),
-            },
-        )?;
-        transaction.commit()?;
-        Ok(source)
+            json!({"contract": source.contract})
+        })
     }
 
     /// Marks quarantine records as replayed; returns those that already were, untouched.

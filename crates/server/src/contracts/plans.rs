@@ -207,23 +207,7 @@ pub fn propose(
     if !problems.is_empty() {
         return Err(invalid_plan(problems));
     }
-    let approved = match state.credentials.plan_head(key)? {
-        Some(PlanHead {
-            approved_version: Some(version),
-            ..
-        }) => state
-            .credentials
-            .plan_version(key, version)?
-            .map(|found| found.plan),
-        _ => None,
-    };
-    let empty = TrackingPlan {
-        name: plan.name.clone(),
-        description: plan.description.clone(),
-        owner: plan.owner.clone(),
-        events: Vec::new(),
-    };
-    let changes = diff_plans(approved.as_ref().unwrap_or(&empty), plan);
+    let changes = diff_plans(&approved_or_empty(state, key, plan)?, plan);
     let proposed = state.credentials.propose_plan(key, plan, actor)?;
     Ok(Proposal {
         key: key.to_string(),
@@ -272,19 +256,32 @@ pub fn diff(
     let to = resolve_version(state, key, to.unwrap_or("latest"))?;
     let from = match from {
         Some(which) => resolve_version(state, key, which)?.plan,
-        None => match state
-            .credentials
-            .plan_head(key)?
-            .and_then(|head| head.approved_version)
-        {
-            Some(version) => resolve_version(state, key, &version.to_string())?.plan,
-            None => TrackingPlan {
-                events: Vec::new(),
-                ..to.plan.clone()
-            },
-        },
+        None => approved_or_empty(state, key, &to.plan)?,
     };
     Ok(diff_plans(&from, &to.plan))
+}
+
+/// What a new version is compared with by default: the approved version, or (before one is
+/// approved) a plan like `plan` without events.
+fn approved_or_empty(
+    state: &AppState,
+    key: &str,
+    plan: &TrackingPlan,
+) -> Result<TrackingPlan, ApiError> {
+    let approved = match state.credentials.plan_head(key)? {
+        Some(PlanHead {
+            approved_version: Some(version),
+            ..
+        }) => state.credentials.plan_version(key, version)?,
+        _ => None,
+    };
+    Ok(approved.map_or_else(
+        || TrackingPlan {
+            events: Vec::new(),
+            ..plan.clone()
+        },
+        |found| found.plan,
+    ))
 }
 
 pub fn delete(state: &AppState, key: &str, actor: &Actor) -> Result<(), ApiError> {
