@@ -23,6 +23,7 @@ mod loyalty;
 mod media_mix;
 mod orders;
 mod people;
+mod planning;
 mod run;
 mod shop;
 mod signup;
@@ -35,6 +36,9 @@ use silta_model::Channel;
 
 pub use generator::generate_events;
 pub use media_mix::{ChannelTruth, MediaMixTruth, SpendRow, generate_media_mix};
+pub use planning::{
+    ControlRow, ControlTruth, DAILY_NOISE_SHARE, PlanningData, generate_planning_data,
+};
 
 /// What to generate.
 #[derive(Debug, Clone, PartialEq, Eq)]
