@@ -70,8 +70,8 @@ pub fn generate_planning_data(options: &DemoOptions) -> PlanningData {
     let mut revenue = Vec::with_capacity(media_mix.truth.daily_revenue.len());
     let mut controls = Vec::with_capacity(3 * media_mix.truth.daily_revenue.len());
     for (date, expected) in &media_mix.truth.daily_revenue {
-        price_index = (1.0 + 0.97 * (price_index - 1.0) + price_step.sample(&mut rng))
-            .clamp(0.85, 1.15);
+        price_index =
+            (1.0 + 0.97 * (price_index - 1.0) + price_step.sample(&mut rng)).clamp(0.85, 1.15);
         let promotion = if rng.random::<f64>() < 0.06 { 1.0 } else { 0.0 };
         let holiday = if is_holiday(*date) { 1.0 } else { 0.0 };
         let values = [price_index - 1.0, promotion, holiday];
@@ -117,8 +117,11 @@ mod tests {
         assert_eq!(data.revenue.len(), 730);
         assert_eq!(data.controls.len(), 3 * 730);
         let mut squared_share = 0.0;
-        for (day, ((date, realised), (truth_date, expected))) in
-            data.revenue.iter().zip(&data.truth.daily_revenue).enumerate()
+        for (day, ((date, realised), (truth_date, expected))) in data
+            .revenue
+            .iter()
+            .zip(&data.truth.daily_revenue)
+            .enumerate()
         {
             assert_eq!(date, truth_date);
             let controls = &data.controls[3 * day..3 * day + 3];

@@ -72,6 +72,11 @@ impl Shape {
 
     /// `d steady / d relative_spend`.
     pub fn steady_slope(&self, relative_spend: f64) -> f64 {
+        self.slope_at(relative_spend, self.steady(relative_spend))
+    }
+
+    /// [`Self::steady_slope`] from the already computed `steady(relative_spend)`.
+    pub fn slope_at(&self, relative_spend: f64, value: f64) -> f64 {
         if relative_spend <= 0.0 {
             // The S-curve starts flat; a concave one starts infinitely steep, capped here.
             return if self.shape > 1.0 {
@@ -80,7 +85,6 @@ impl Shape {
                 f64::MAX.sqrt()
             };
         }
-        let value = self.steady(relative_spend);
         value * (1.0 - value) * self.shape / relative_spend
     }
 
@@ -133,7 +137,13 @@ mod tests {
     #[test]
     fn gradients_match_finite_differences() {
         let spend: Vec<f64> = (0..40)
-            .map(|period| if period % 5 == 0 { 0.0 } else { 0.5 + (period % 7) as f64 * 0.3 })
+            .map(|period| {
+                if period % 5 == 0 {
+                    0.0
+                } else {
+                    0.5 + (period % 7) as f64 * 0.3
+                }
+            })
             .collect();
         let base = shape();
         let mut saturated = vec![0.0; spend.len()];

@@ -201,9 +201,7 @@ impl MediaData {
             periods.push(period);
             period += step;
         }
-        if granularity == Granularity::Week
-            && (first_period != first_day || period <= last_day)
-        {
+        if granularity == Granularity::Week && (first_period != first_day || period <= last_day) {
             warnings.push("partial weeks at the start or end of the KPI were left out".into());
         }
 
@@ -311,7 +309,10 @@ impl MediaData {
         }
         for channel in &self.channels {
             let fitted = &channel.values[..fit_periods.min(channel.values.len())];
-            if fitted.iter().any(|value| !value.is_finite() || *value < 0.0) {
+            if fitted
+                .iter()
+                .any(|value| !value.is_finite() || *value < 0.0)
+            {
                 problems.push(format!(
                     "channel \"{}\" has negative or invalid spend",
                     channel.name
@@ -383,16 +384,21 @@ mod tests {
 
     #[test]
     fn daily_rows_become_weeks_and_partial_weeks_are_left_out() {
-        let kpi: Vec<Observation> = (2..30).map(|d| Observation::new(day(d), "", 10.0)).collect();
+        let kpi: Vec<Observation> = (2..30)
+            .map(|d| Observation::new(day(d), "", 10.0))
+            .collect();
         let spend: Vec<Observation> = (0..30)
             .map(|d| Observation::new(day(d), "tv", d as f64))
             .collect();
-        let prepared = MediaData::from_observations(Granularity::Week, &spend, &kpi, &[])
-            .expect("valid");
+        let prepared =
+            MediaData::from_observations(Granularity::Week, &spend, &kpi, &[]).expect("valid");
         // KPI from Wednesday of week 1 to Tuesday of week 5: weeks 2-4 are whole.
         assert_eq!(prepared.data.periods, vec![day(7), day(14), day(21)]);
         assert_eq!(prepared.data.kpi, vec![70.0; 3]);
-        assert_eq!(prepared.data.channels[0].values[0], (7..14).sum::<i64>() as f64);
+        assert_eq!(
+            prepared.data.channels[0].values[0],
+            (7..14).sum::<i64>() as f64
+        );
         assert_eq!(prepared.warnings.len(), 1);
     }
 
@@ -436,6 +442,10 @@ mod tests {
         assert_eq!(warnings.len(), 1);
         assert!(warnings[0].contains("\"flat\""), "{warnings:?}");
         let error = data.check(12, 10).expect_err("too few periods");
-        assert!(error.to_string().contains("fewer than the model's 12 parameters"));
+        assert!(
+            error
+                .to_string()
+                .contains("fewer than the model's 12 parameters")
+        );
     }
 }

@@ -284,9 +284,8 @@ fn summarise(
     let fitted = design.fitted_periods;
     let channel_count = design.channels.len();
     let kept = outcomes.len() as f64;
-    let mean_over = |value: &dyn Fn(&DrawOutcome) -> f64| {
-        outcomes.iter().map(value).sum::<f64>() / kept
-    };
+    let mean_over =
+        |value: &dyn Fn(&DrawOutcome) -> f64| outcomes.iter().map(value).sum::<f64>() / kept;
     let baseline: Vec<f64> = (0..periods)
         .map(|period| mean_over(&|draw| draw.baseline[period]))
         .collect();
@@ -326,9 +325,7 @@ fn summarise(
             ChannelReport {
                 channel: design.channels[channel].clone(),
                 spend: design.total_spend[channel],
-                contribution: per_draw(&|draw| {
-                    draw.contributions[channel][..fitted].iter().sum()
-                }),
+                contribution: per_draw(&|draw| draw.contributions[channel][..fitted].iter().sum()),
                 roi: per_draw(&|draw| draw.parameters.roi[channel]),
                 marginal_roi: Interval::of(
                     (0..response.draw_count())

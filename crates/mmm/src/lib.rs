@@ -22,12 +22,12 @@ pub use fit::{
     ChannelReport, Convergence, Fit, FitError, FitQuality, FitReport, Interval, ResponseCurve, fit,
 };
 pub use model::{Calibration, ModelSpec, RoiPrior, SpecError};
-pub use response::{ChannelCurve, ResponseModel};
-pub use sampling::{MAX_CHAINS, MAX_DRAWS, SamplerSettings, SamplingError};
 pub use optimise::{
     Bound, BudgetPlan, CERTIFICATE_TOLERANCE, Certificate, ChannelPlan, DEFAULT_SCENARIOS, Goal,
     MAX_SCENARIOS, PlanError, PlanRequest, Position, optimise,
 };
+pub use response::{ChannelCurve, ResponseModel};
+pub use sampling::{MAX_CHAINS, MAX_DRAWS, SamplerSettings, SamplingError};
 pub use scenario::{
     MAX_SCENARIO_PLANS, ScenarioComparison, ScenarioError, ScenarioRequest, ScenarioResult, compare,
 };

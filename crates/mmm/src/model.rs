@@ -39,7 +39,10 @@ impl RoiPrior {
     /// `(location, scale)` of the log-normal with this mean and standard deviation.
     pub fn log_normal(&self) -> (f64, f64) {
         let variance_of_log = (1.0 + (self.sd / self.mean).powi(2)).ln();
-        (self.mean.ln() - variance_of_log / 2.0, variance_of_log.sqrt())
+        (
+            self.mean.ln() - variance_of_log / 2.0,
+            variance_of_log.sqrt(),
+        )
     }
 
     fn is_valid(&self) -> bool {
@@ -425,10 +428,8 @@ impl Density {
 
         let weights = &self.mean;
         for (index, term) in design.baseline.iter().enumerate() {
-            let (prior, slope) = normal(
-                parameters.baseline[index],
-                (term.prior_mean, term.prior_sd),
-            );
+            let (prior, slope) =
+                normal(parameters.baseline[index], (term.prior_mean, term.prior_sd));
             let likelihood_slope: f64 = weights
                 .iter()
                 .zip(&term.values[..fitted])
@@ -442,8 +443,7 @@ impl Density {
             let at = channel * PER_CHANNEL;
             let (coefficient, total) = coefficients[channel];
             let saturated = &self.saturated[channel];
-            let weighted_saturation: f64 =
-                weights.iter().zip(saturated).map(|(w, h)| w * h).sum();
+            let weighted_saturation: f64 = weights.iter().zip(saturated).map(|(w, h)| w * h).sum();
             // d/d log roi: the contribution scales with roi.
             let (roi_prior, roi_slope) = normal(position[at], design.roi_priors[channel]);
             log_density += roi_prior;
@@ -520,7 +520,9 @@ mod tests {
             .map(|(index, value)| value + 0.05 * ((index * 7) % 5) as f64 - 0.1)
             .collect();
         let mut gradient = vec![0.0; position.len()];
-        density.log_density(&position, &mut gradient).expect("finite");
+        density
+            .log_density(&position, &mut gradient)
+            .expect("finite");
         let mut scratch = vec![0.0; position.len()];
         for coordinate in 0..position.len() {
             let step = 1e-6;

@@ -210,21 +210,45 @@ struct Table {
 impl Table {
     fn new(model: &ResponseModel, channel: usize, lower: f64, upper: f64) -> Table {
         let step = (upper - lower) / (TABLE_POINTS - 1) as f64;
-        let points: Vec<f64> = (0..TABLE_POINTS)
-            .map(|point| lower + step * point as f64)
-            .collect();
+        let (values, slopes) = (0..TABLE_POINTS)
+            .map(|point| model.expected_response_and_marginal(channel, lower + step * point as f64))
+            .unzip();
         Table {
             lower,
             step,
-            values: points
-                .iter()
-                .map(|spend| model.expected_response(channel, *spend))
-                .collect(),
-            slopes: points
-                .iter()
-                .map(|spend| model.expected_marginal(channel, *spend))
-                .collect(),
+            values,
+            slopes,
         }
+    }
+
+    /// One table per channel, built on every core.
+    fn for_channels(model: &ResponseModel, limits: &Limits) -> Vec<Table> {
+        let channels = model.channels.len();
+        let workers = std::thread::available_parallelism().map_or(1, |cores| cores.get());
+        let per_worker = channels.div_ceil(workers.max(1)).max(1);
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..channels)
+                .step_by(per_worker)
+                .map(|first| {
+                    scope.spawn(move || {
+                        (first..(first + per_worker).min(channels))
+                            .map(|channel| {
+                                Table::new(
+                                    model,
+                                    channel,
+                                    limits.lower[channel],
+                                    limits.upper[channel],
+                                )
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|handle| handle.join().expect("a table worker does not panic"))
+                .collect()
+        })
     }
 
     fn interpolate(&self, series: &[f64], spend: f64) -> f64 {
@@ -499,9 +523,7 @@ pub fn optimise(model: &ResponseModel, request: &PlanRequest) -> Result<BudgetPl
     let started = std::time::Instant::now();
     let limits = resolve_limits(model, request)?;
     let horizon = f64::from(request.horizon_periods);
-    let tables: Vec<Table> = (0..model.channels.len())
-        .map(|channel| Table::new(model, channel, limits.lower[channel], limits.upper[channel]))
-        .collect();
+    let tables = Table::for_channels(model, &limits);
     let (allocation, lambda, scenarios_evaluated) = match request.goal {
         Goal::Budget(budget) => {
             let total = budget / horizon;
@@ -603,24 +625,46 @@ fn search(
     request: &PlanRequest,
 ) -> (Vec<f64>, f64, u64) {
     let channels = tables.len();
-    let mut proposals = ChaCha8Rng::seed_from_u64(request.seed);
     let steps = request.scenarios / RESTARTS;
-    let mut best: Option<(Vec<f64>, f64)> = None;
-    for restart in 0..RESTARTS {
+    // Each run draws from its own stream of the seed, so the result does not depend on how
+    // the runs are spread over the cores.
+    let run = |restart: u64| {
+        let mut proposals = ChaCha8Rng::seed_from_u64(request.seed);
+        proposals.set_stream(restart);
         let mut start: Vec<f64> = match restart {
             0 => model.mean_spend.clone(),
             1 => vec![total / channels as f64; channels],
-            _ => (0..channels).map(|_| -(1.0 - proposals.random::<f64>()).ln()).collect(),
+            _ => (0..channels)
+                .map(|_| -(1.0 - proposals.random::<f64>()).ln())
+                .collect(),
         };
         fit_to_total(&mut start, limits, total);
-        let (split, split_score) = anneal(tables, limits, start, steps, &mut proposals);
-        if best
-            .as_ref()
-            .is_none_or(|(_, best_score)| split_score > *best_score)
-        {
-            best = Some((split, split_score));
-        }
-    }
+        anneal(tables, limits, start, steps, &mut proposals)
+    };
+    let workers = std::thread::available_parallelism().map_or(1, |cores| cores.get()) as u64;
+    let runs: Vec<(Vec<f64>, f64)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers.clamp(1, RESTARTS))
+            .map(|worker| {
+                let run = &run;
+                scope.spawn(move || {
+                    (worker..RESTARTS)
+                        .step_by(workers as usize)
+                        .map(|restart| (restart, run(restart)))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let mut runs: Vec<(u64, (Vec<f64>, f64))> = handles
+            .into_iter()
+            .flat_map(|handle| handle.join().expect("an annealing run does not panic"))
+            .collect();
+        runs.sort_by_key(|(restart, _)| *restart);
+        runs.into_iter().map(|(_, run)| run).collect()
+    });
+    // The first of the best, in restart order.
+    let best = runs
+        .into_iter()
+        .reduce(|best, run| if run.1 > best.1 { run } else { best });
     let (searched, searched_score) = best.unwrap_or_else(|| (model.mean_spend.clone(), 0.0));
     let (refined, lambda) = equalise_marginal_roi(tables, limits, &searched, total);
     let exact = |split: &[f64]| crate::data::mean(&kpi_per_draw(model, split, 1.0));
@@ -649,8 +693,16 @@ mod tests {
             channels: vec!["search".into(), "social".into(), "tv".into()],
             mean_spend: vec![1000.0, 1000.0, 1000.0],
             draws: vec![
-                vec![curve(4000.0, 0.8, 1.2), curve(2500.0, 1.5, 1.5), curve(6000.0, 2.0, 2.2)],
-                vec![curve(4400.0, 0.9, 1.1), curve(2300.0, 1.4, 1.6), curve(5600.0, 2.2, 2.0)],
+                vec![
+                    curve(4000.0, 0.8, 1.2),
+                    curve(2500.0, 1.5, 1.5),
+                    curve(6000.0, 2.0, 2.2),
+                ],
+                vec![
+                    curve(4400.0, 0.9, 1.1),
+                    curve(2300.0, 1.4, 1.6),
+                    curve(5600.0, 2.2, 2.0),
+                ],
             ],
         }
     }
@@ -672,7 +724,11 @@ mod tests {
         let plan = optimise(&model, &request(Goal::Budget(39_000.0))).expect("plan");
         assert!(plan.certificate.holds, "{:?}", plan.certificate);
         assert_eq!(plan.scenarios_evaluated, 2_000_000 / RESTARTS * RESTARTS);
-        let recommended: f64 = plan.channels.iter().map(|channel| channel.recommended).sum();
+        let recommended: f64 = plan
+            .channels
+            .iter()
+            .map(|channel| channel.recommended)
+            .sum();
         assert!((recommended - 39_000.0).abs() < 1e-6 * 39_000.0);
         let moved = plan
             .channels

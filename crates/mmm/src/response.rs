@@ -58,6 +58,25 @@ impl ResponseModel {
         self.average(|draw| self.marginal(draw, channel, spend))
     }
 
+    /// Both posterior means at once, for tabulating: one pass over the draws.
+    pub fn expected_response_and_marginal(&self, channel: usize, spend: f64) -> (f64, f64) {
+        if self.draws.is_empty() {
+            return (0.0, 0.0);
+        }
+        let mean_spend = self.mean_spend[channel];
+        let relative = spend / mean_spend;
+        let (mut response, mut marginal) = (0.0, 0.0);
+        for draw in &self.draws {
+            let curve = &draw[channel];
+            let shape = curve.shape_of();
+            let value = shape.steady(relative);
+            response += curve.coefficient * value;
+            marginal += curve.coefficient * shape.slope_at(relative, value) / mean_spend;
+        }
+        let draws = self.draws.len() as f64;
+        (response / draws, marginal / draws)
+    }
+
     /// KPI per period of a whole allocation under one draw.
     pub fn total(&self, draw: usize, allocation: &[f64]) -> f64 {
         allocation

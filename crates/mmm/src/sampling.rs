@@ -160,12 +160,8 @@ fn run_chain(
     let math = CpuMath::new(Posterior {
         density: Density::new(Arc::clone(&design)),
     });
-    let mut sampler = nuts
-        .new_chain(chain, math, &mut rng)
-        .map_err(failed)?;
-    sampler
-        .set_position(&initial)
-        .map_err(failed)?;
+    let mut sampler = nuts.new_chain(chain, math, &mut rng).map_err(failed)?;
+    sampler.set_position(&initial).map_err(failed)?;
     let mut kept = ChainDraws {
         draws: Vec::with_capacity(settings.draws as usize),
         divergences: 0,

@@ -159,8 +159,10 @@ pub fn compare(
                 .map(|(channel, per_period)| (channel.clone(), per_period * horizon))
                 .collect(),
             total_budget: total * horizon,
-            probability_better_than_current: versus_current.iter().filter(|gain| **gain > 0.0).count()
-                as f64
+            probability_better_than_current: versus_current
+                .iter()
+                .filter(|gain| **gain > 0.0)
+                .count() as f64
                 / versus_current.len() as f64,
             versus_current: Interval::of(versus_current),
             shortfall_to_optimum: Interval::of(difference(&optimum_kpi, &plan_kpi)),
@@ -191,7 +193,10 @@ mod tests {
         ResponseModel {
             channels: vec!["tv".into(), "google_search".into()],
             mean_spend: vec![100.0, 100.0],
-            draws: vec![vec![curve(300.0), curve(150.0)], vec![curve(280.0), curve(170.0)]],
+            draws: vec![
+                vec![curve(300.0), curve(150.0)],
+                vec![curve(280.0), curve(170.0)],
+            ],
         }
     }
 

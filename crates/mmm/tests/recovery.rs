@@ -1,14 +1,17 @@
 //! Fits the model on the demo's planning data, whose truth is known, and checks that the truth is
-//! recovered.
-
-use std::time::Instant;
+//! recovered: the true ROIs inside the credible intervals, and a budget plan that earns nearly
+//! what the true optimum earns under the true model. Daily data, as the demo records it; the
+//! model's adstock then works on the same days as the truth's.
 
 use chrono::NaiveDate;
 use silta_demo::{DemoOptions, PlanningData, generate_planning_data};
 use silta_mmm::{
-    Bound, ChannelCurve, Goal, Granularity, MediaData, ModelSpec, Observation, PlanRequest,
-    ResponseModel, SamplerSettings, fit, optimise,
+    Bound, BudgetPlan, ChannelCurve, Goal, Granularity, MediaData, ModelSpec, Observation,
+    PlanRequest, ResponseModel, SamplerSettings, fit, optimise,
 };
+
+/// A quarter, in days.
+const HORIZON: u32 = 91;
 
 fn planning_data(weeks: u32, seed: u64) -> PlanningData {
     let mut options = DemoOptions::new(
@@ -20,7 +23,7 @@ fn planning_data(weeks: u32, seed: u64) -> PlanningData {
     generate_planning_data(&options)
 }
 
-fn media_data(planning: &PlanningData) -> MediaData {
+fn media_data(planning: &PlanningData, granularity: Granularity) -> MediaData {
     let spend: Vec<Observation> = planning
         .spend
         .iter()
@@ -36,22 +39,31 @@ fn media_data(planning: &PlanningData) -> MediaData {
         .iter()
         .map(|row| Observation::new(row.date, row.control.clone(), row.value))
         .collect();
-    MediaData::from_observations(Granularity::Week, &spend, &kpi, &controls)
+    MediaData::from_observations(granularity, &spend, &kpi, &controls)
         .expect("the demo data is valid")
         .data
 }
 
-/// True ROI of each channel over the days before `until`, recomputed from the published truth.
-fn true_roi(planning: &PlanningData, until: NaiveDate) -> Vec<f64> {
-    planning
-        .truth
-        .channels
+/// True ROI of each named channel over the days before `until`, recomputed from the published
+/// truth.
+fn true_roi(planning: &PlanningData, channels: &[String], until: NaiveDate) -> Vec<f64> {
+    channels
         .iter()
-        .map(|channel| {
+        .map(|name| {
+            let channel = planning
+                .truth
+                .channels
+                .iter()
+                .find(|channel| &channel.channel == name)
+                .expect("every fitted channel has a truth");
             let mut adstock = 0.0;
             let mut effect = 0.0;
             let mut spend = 0.0;
-            for row in planning.spend.iter().filter(|row| row.channel == channel.channel) {
+            for row in planning
+                .spend
+                .iter()
+                .filter(|row| row.channel == channel.channel)
+            {
                 adstock = row.spend + channel.adstock_decay * adstock;
                 if row.date >= until {
                     continue;
@@ -66,9 +78,14 @@ fn true_roi(planning: &PlanningData, until: NaiveDate) -> Vec<f64> {
         .collect()
 }
 
-/// The true model as a response model with one draw: a week of steady spend `X` is seven days
-/// of `X / 7`, whose steady daily adstock is `X / 7 / (1 - decay)`.
-fn true_response(planning: &PlanningData, mean_spend: &[f64], channels: &[String]) -> ResponseModel {
+/// The true model as a response model with one draw: steady daily spend `x` has the steady
+/// adstock `x / (1 - decay)`, so the half saturation relative to the mean spend is
+/// `half_saturation * (1 - decay) / mean`.
+fn true_response(
+    planning: &PlanningData,
+    mean_spend: &[f64],
+    channels: &[String],
+) -> ResponseModel {
     let curves = channels
         .iter()
         .zip(mean_spend)
@@ -80,10 +97,9 @@ fn true_response(planning: &PlanningData, mean_spend: &[f64], channels: &[String
                 .find(|channel| &channel.channel == name)
                 .expect("every fitted channel has a truth");
             ChannelCurve {
-                coefficient: 7.0 * truth.beta,
+                coefficient: truth.beta,
                 decay: truth.adstock_decay,
-                half_saturation: 7.0 * truth.hill_half_saturation * (1.0 - truth.adstock_decay)
-                    / mean,
+                half_saturation: truth.hill_half_saturation * (1.0 - truth.adstock_decay) / mean,
                 shape: truth.hill_shape,
             }
         })
@@ -96,11 +112,11 @@ fn true_response(planning: &PlanningData, mean_spend: &[f64], channels: &[String
 }
 
 #[test]
-fn true_roi_lies_in_the_credible_interval_for_most_channels() {
+fn the_truth_is_recovered_and_the_plan_earns_nearly_the_true_optimum() {
     let planning = planning_data(156, 42);
-    let data = media_data(&planning);
+    let data = media_data(&planning, Granularity::Day);
     let spec = ModelSpec {
-        holdout_periods: 8,
+        holdout_periods: 56,
         ..ModelSpec::default()
     };
     let settings = SamplerSettings {
@@ -108,63 +124,90 @@ fn true_roi_lies_in_the_credible_interval_for_most_channels() {
         draws: 500,
         ..SamplerSettings::default()
     };
-    let started = Instant::now();
     let result = fit(&data, &spec, &settings).expect("fit");
-    eprintln!("fit took {:?}", started.elapsed());
     let fitted_until = data.periods[data.len() - spec.holdout_periods];
-    let truth = true_roi(&planning, fitted_until);
+    let truth = true_roi(&planning, &result.response.channels, fitted_until);
     let mut inside = 0;
     for (channel, true_value) in result.report.channels.iter().zip(&truth) {
         eprintln!(
-            "{:22} true {:5.2}  fitted {:5.2} [{:5.2}, {:5.2}] r-hat {:.3} ess {:.0}",
-            channel.channel,
-            true_value,
-            channel.roi.mean,
-            channel.roi.lower,
-            channel.roi.upper,
-            channel.r_hat,
-            channel.effective_sample_size
+            "{:22} true ROI {:5.2}, fitted {:5.2} [{:5.2}, {:5.2}]",
+            channel.channel, true_value, channel.roi.mean, channel.roi.lower, channel.roi.upper,
         );
         inside += usize::from(channel.roi.contains(*true_value));
     }
-    eprintln!("{:?}", result.report.convergence);
-    eprintln!("{:?}", result.report.fit);
-    eprintln!("{:?}", result.report.warnings);
-    assert!(inside * 10 >= truth.len() * 8, "{inside} of {}", truth.len());
+    eprintln!("{:?}\n{:?}", result.report.convergence, result.report.fit);
+    assert!(
+        inside * 10 >= truth.len() * 8,
+        "{inside} of {}",
+        truth.len()
+    );
+    assert!(result.report.fit.r_squared > 0.5, "{:?}", result.report.fit);
 
     // The plan from the fitted model, scored under the true model, against the true optimum.
     let response = &result.response;
     let truth_model = true_response(&planning, &response.mean_spend, &response.channels);
-    let budget = 13.0 * response.mean_spend.iter().sum::<f64>();
+    let horizon = f64::from(HORIZON);
     let request = PlanRequest {
-        horizon_periods: 13,
-        goal: Goal::Budget(budget),
-        default_bound: Bound::Relative { min: 0.2, max: 3.0 },
+        horizon_periods: HORIZON,
+        goal: Goal::Budget(horizon * response.mean_spend.iter().sum::<f64>()),
+        default_bound: Bound::default(),
         bounds: Default::default(),
         scenarios: 5_000_000,
         seed: 7,
     };
     let fitted_plan = optimise(response, &request).expect("plan on the fitted model");
     let true_plan = optimise(&truth_model, &request).expect("plan on the true model");
-    assert!(fitted_plan.certificate.holds, "{:?}", fitted_plan.certificate);
+    assert!(
+        fitted_plan.certificate.holds,
+        "{:?}",
+        fitted_plan.certificate
+    );
     assert!(true_plan.certificate.holds, "{:?}", true_plan.certificate);
-    let earned = |plan: &silta_mmm::BudgetPlan| {
-        plan.channels
-            .iter()
+    let earned_by = |daily_spend: &mut dyn Iterator<Item = f64>| {
+        daily_spend
             .enumerate()
-            .map(|(channel, spend)| 13.0 * truth_model.response(0, channel, spend.recommended / 13.0))
+            .map(|(channel, spend)| horizon * truth_model.response(0, channel, spend))
             .sum::<f64>()
     };
-    let current: f64 = (0..response.channels.len())
-        .map(|channel| 13.0 * truth_model.response(0, channel, response.mean_spend[channel]))
-        .sum();
+    let earned = |plan: &BudgetPlan| {
+        earned_by(
+            &mut plan
+                .channels
+                .iter()
+                .map(|channel| channel.recommended / horizon),
+        )
+    };
+    let current = earned_by(&mut response.mean_spend.iter().copied());
     eprintln!(
-        "true KPI from media: fitted plan {:.0}, true optimum {:.0}, current split {:.0}; {} scenarios in {:.2} s",
+        "revenue from media under the truth: fitted plan {:.0}, true optimum {:.0}, current split {:.0}",
         earned(&fitted_plan),
         earned(&true_plan),
         current,
-        fitted_plan.scenarios_evaluated,
-        fitted_plan.search_seconds
     );
     assert!(earned(&fitted_plan) >= 0.95 * earned(&true_plan));
+    assert!(earned(&fitted_plan) > current);
+}
+
+#[test]
+fn a_fit_is_reproducible_bit_for_bit_for_a_seed() {
+    let data = media_data(&planning_data(104, 7), Granularity::Week);
+    let settings = SamplerSettings {
+        chains: 2,
+        tune: 100,
+        draws: 100,
+        ..SamplerSettings::default()
+    };
+    let spec = ModelSpec::default();
+    let first = fit(&data, &spec, &settings).expect("fit");
+    let second = fit(&data, &spec, &settings).expect("fit");
+    assert_eq!(
+        serde_json::to_string(&first).expect("json"),
+        serde_json::to_string(&second).expect("json")
+    );
+    let other_seed = SamplerSettings {
+        seed: settings.seed + 1,
+        ..settings
+    };
+    let third = fit(&data, &spec, &other_seed).expect("fit");
+    assert_ne!(first.response.draws, third.response.draws);
 }
