@@ -70,6 +70,15 @@ def _finite_or_none(x: float) -> float | None:
     return x if math.isfinite(x) else None
 
 
+def _drop_singleton_dims(da, keep):
+    for d in list(da.dims):
+        if d not in keep:
+            if da.sizes[d] != 1:
+                raise RuntimeError(f"unexpected non-singleton dim {d!r} in {da.name!r}")
+            da = da.isel({d: 0}, drop=True)
+    return da
+
+
 def run(args: argparse.Namespace) -> dict:
     import warnings
 
@@ -113,6 +122,14 @@ def run(args: argparse.Namespace) -> dict:
         yearly_seasonality=2,
     )
 
+    extra_kwargs = {}
+    if args.sampler == "pymc":
+        # pm.sample's default `cores` assumes half of the CPUs are hyper-threads
+        # (multiprocessing.cpu_count() // 2), i.e. 1 process on a 2-vCPU box,
+        # whereas nutpie runs min(chains, os.cpu_count()) threads. Give the PyMC
+        # sampler the same parallelism so the two back ends are comparable.
+        extra_kwargs["cores"] = min(args.chains, os.cpu_count() or 1)
+
     t0 = time.perf_counter()
     mmm.fit(
         X,
@@ -123,6 +140,7 @@ def run(args: argparse.Namespace) -> dict:
         random_seed=args.seed,
         nuts_sampler=args.sampler,
         progressbar=False,
+        **extra_kwargs,
     )
     fit_seconds = time.perf_counter() - t0
 
@@ -131,6 +149,9 @@ def run(args: argparse.Namespace) -> dict:
     # --- Contributions in original revenue units, via the library's wrapper ---
     data = mmm.data
     contrib = data.get_channel_contributions(original_scale=True)  # (chain, draw, date, channel)
+    # In 0.19.2 the stored target_scale comes back as a length-1 array with a
+    # dummy dim ("target_scale_dim_0"), which the product inherits; drop it.
+    contrib = _drop_singleton_dims(contrib, keep=("chain", "draw", "date", "channel"))
     spend = data.get_channel_spend()  # (date, channel), EUR as given
 
     # Guard: the spend the library holds must be the raw CSV spend of the fitted weeks.
@@ -150,6 +171,7 @@ def run(args: argparse.Namespace) -> dict:
     comps = data.get_contributions(original_scale=True)
     parts = {}
     for name, da in comps.data_vars.items():
+        da = _drop_singleton_dims(da, keep=("chain", "draw", "date", "channel", "control"))
         extra = [d for d in da.dims if d not in ("chain", "draw", "date")]
         s = da.sum(extra) if extra else da
         if "date" not in s.dims:  # constant intercept: broadcast over weeks

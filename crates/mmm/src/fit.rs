@@ -152,6 +152,18 @@ pub struct Fit {
     pub response: ResponseModel,
 }
 
+/// The checks [`fit`] makes before it samples, for callers that answer at once and fit later;
+/// returns the data's warnings.
+pub fn check(
+    data: &MediaData,
+    spec: &ModelSpec,
+    settings: &SamplerSettings,
+) -> Result<Vec<String>, FitError> {
+    settings.check()?;
+    let design = Design::new(data, spec)?;
+    Ok(data.check(design.dimension(), design.fitted_periods)?)
+}
+
 /// Fits the model to `data`: checks, samples, summarises.
 pub fn fit(
     data: &MediaData,

@@ -19,7 +19,8 @@ pub use curve::Shape;
 pub use data::{DataError, Granularity, MediaData, Observation, Prepared, Series};
 pub use diagnostics::{effective_sample_size, split_r_hat};
 pub use fit::{
-    ChannelReport, Convergence, Fit, FitError, FitQuality, FitReport, Interval, ResponseCurve, fit,
+    ChannelReport, Convergence, Fit, FitError, FitQuality, FitReport, Interval, ResponseCurve,
+    check, fit,
 };
 pub use model::{Calibration, ModelSpec, RoiPrior, SpecError};
 pub use optimise::{

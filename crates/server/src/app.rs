@@ -15,7 +15,7 @@ use crate::contracts::{plans, quarantine, violations};
 use crate::rate_limit::RateLimiter;
 use crate::{
     Config, Ingestor, admin, analytics, audiences, bots, consent, demo, experiment_results,
-    experiments, ingest, profiles, query, retention, spend, subjects,
+    experiments, ingest, media_mix, profiles, query, retention, spend, subjects,
 };
 
 /// Everything a request handler needs. Cheap to clone.
@@ -32,6 +32,7 @@ pub struct AppState {
     /// Where browsers reach Silta (`https://cdp.example.com`), for analytics.js settings.
     pub public_url: Option<String>,
     pub retention: Retention,
+    pub media_mix: Arc<media_mix::Models>,
 }
 
 impl AppState {
@@ -54,6 +55,7 @@ impl AppState {
             identity,
             public_url: config.public_url.clone(),
             retention: config.retention.clone(),
+            media_mix: Arc::new(media_mix::Models::open(&config.data)),
         }
     }
 }
@@ -211,6 +213,24 @@ pub fn app(state: AppState) -> Router {
         .route(
             "/v1/subjects/{kind}/{value}/erase",
             post(subjects::request_erasure),
+        )
+        .route(
+            "/v1/media-mix/models",
+            get(media_mix::list)
+                .post(media_mix::create)
+                .layer(DefaultBodyLimit::max(media_mix::MAX_MEDIA_MIX_BODY_BYTES)),
+        )
+        .route(
+            "/v1/media-mix/models/{id}",
+            get(media_mix::get).delete(media_mix::delete),
+        )
+        .route(
+            "/v1/media-mix/models/{id}/plans",
+            post(media_mix::plan_route),
+        )
+        .route(
+            "/v1/media-mix/models/{id}/scenarios",
+            post(media_mix::scenarios_route),
         )
         .route("/v1/demo", post(demo::load))
         .route("/v1/profiles/{id}/merges", get(profiles::get_merges))

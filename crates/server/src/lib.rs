@@ -15,6 +15,7 @@ mod error;
 mod experiment_results;
 mod experiments;
 mod ingest;
+mod media_mix;
 mod output;
 mod profiles;
 mod query;
@@ -50,6 +51,10 @@ pub use demo::{DemoReport, DemoRequest, load_demo};
 pub use error::ApiError;
 pub use experiment_results::experiment_results;
 pub use ingest::{IngestOutcome, Ingestor};
+pub use media_mix::{
+    FitRequest, KpiSource, Measure, ModelRecord, Models as MediaMixModels, Status as FitStatus,
+    plan as plan_budget, prepare_fit, run_fit, scenarios as compare_scenarios,
+};
 pub use output::{Format, Tabular, csv_text};
 pub use profiles::{MergeHistory, ProfileView};
 pub use retention::apply_retention;

@@ -43,6 +43,7 @@ impl Role {
                     | ManageSpend
                     | ReadContracts
                     | ProposePlans
+                    | MediaPlans
             ),
             Role::Analyst => matches!(permission, Sql | Analytics | ReadContracts),
             Role::Viewer => matches!(permission, Analytics),
@@ -76,6 +77,9 @@ pub enum Permission {
     ReadContracts,
     /// Proposing tracking plan versions and drafting plans (admins and marketers).
     ProposePlans,
+    /// Fitting and deleting media-mix models, budget plans and scenarios (admins and
+    /// marketers). Reading fitted models is [`Permission::Analytics`].
+    MediaPlans,
 }
 
 impl fmt::Display for Role {
