@@ -1,7 +1,7 @@
 //! What a media-mix fit reads: spend per day and channel from the `spend` table, the KPI per
 //! day from the event store or a CSV, and control variables from a CSV.
 
-use arrow::array::{AsArray, Date32Array};
+use arrow::array::{Array, AsArray, Date32Array};
 use arrow::datatypes::{Date32Type, Float64Type};
 use chrono::{Duration, NaiveDate};
 use datafusion::functions_aggregate::expr_fn::{count, sum};
@@ -138,6 +138,7 @@ pub async fn kpi(
             "kpi.event must be 1 to 200 characters",
         ));
     }
+    crate::query::read_your_writes(state).await;
     let context = state.store.session(&state.query_limits)?;
     let value = match measure {
         Measure::Revenue => sum(coalesce(vec![col("revenue"), lit(0.0)])),
