@@ -96,6 +96,11 @@ enum Command {
         #[command(subcommand)]
         command: commands::retention::RetentionCommand,
     },
+    /// Media mix: fit models on spend and a KPI, optimise budgets, compare scenarios.
+    MediaMix {
+        #[command(subcommand)]
+        command: commands::media_mix::MediaMixCommand,
+    },
     /// Load the seeded multi-channel demo data set through the ingestion path.
     Demo(commands::demo::DemoArgs),
     /// Benchmarks against a named peer measured in the same run.
@@ -142,6 +147,7 @@ fn main() -> anyhow::Result<()> {
             Command::Analytics { command } => commands::analytics::run(config, command).await,
             Command::Audiences { command } => commands::audiences::run(config, command).await,
             Command::Spend { command } => commands::spend::run(config, command).await,
+            Command::MediaMix { command } => commands::media_mix::run(config, command).await,
             Command::Retention { command } => commands::retention::run(config, command).await,
             Command::Plan { command } => commands::contracts::run_plan(config, command).await,
             Command::Quarantine { command } => {

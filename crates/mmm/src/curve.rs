@@ -169,9 +169,8 @@ mod tests {
         for coordinate in 0..3 {
             let up = moved(coordinate, step);
             let down = moved(coordinate, -step);
-            for period in 0..spend.len() {
+            for (period, analytic) in gradients.iter().map(|slope| slope[coordinate]).enumerate() {
                 let numeric = (up[period] - down[period]) / (2.0 * step);
-                let analytic = gradients[period][coordinate];
                 assert!(
                     (numeric - analytic).abs() < 1e-6,
                     "period {period}, coordinate {coordinate}: {numeric} vs {analytic}"

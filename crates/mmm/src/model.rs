@@ -439,9 +439,8 @@ impl Density {
             gradient[baseline_start + index] = likelihood_slope + slope;
         }
 
-        for channel in 0..channels {
+        for (channel, &(coefficient, total)) in coefficients.iter().enumerate() {
             let at = channel * PER_CHANNEL;
-            let (coefficient, total) = coefficients[channel];
             let saturated = &self.saturated[channel];
             let weighted_saturation: f64 = weights.iter().zip(saturated).map(|(w, h)| w * h).sum();
             // d/d log roi: the contribution scales with roi.

@@ -5,6 +5,7 @@ pub mod bench;
 pub mod contracts;
 pub mod demo;
 pub mod experiments;
+pub mod media_mix;
 pub mod profiles;
 pub mod retention;
 pub mod serve;

@@ -4,6 +4,7 @@
 mod analytics;
 mod identity;
 mod ingest;
+mod mmm;
 mod profiles;
 mod tracking_plan;
 
@@ -29,6 +30,8 @@ pub enum BenchCommand {
     /// Funnel, retention, web analytics, audience and attribution over the demo data, beside
     /// DuckDB.
     Analytics(analytics::AnalyticsArgs),
+    /// A media-mix fit and its ROI error beside PyMC-Marketing, and the budget optimiser.
+    Mmm(mmm::MmmArgs),
 }
 
 pub async fn run(_config: Config, command: BenchCommand) -> anyhow::Result<()> {
@@ -37,6 +40,7 @@ pub async fn run(_config: Config, command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Identity(args) => identity::run(args).await,
         BenchCommand::Profiles(args) => profiles::run(args).await,
         BenchCommand::Analytics(args) => analytics::run(args).await,
+        BenchCommand::Mmm(args) => mmm::run(args).await,
     }
 }
 

@@ -16,7 +16,7 @@ Input CSV: ``date,<channels...>,<controls...>,revenue`` with weekly ISO dates
 
 Usage::
 
-    python pymc_marketing_fit.py data.csv --channels a,b,c --controls x,y \
+    python pymc_marketing_mmm.py data.csv --channels a,b,c --controls x,y \
         [--holdout N] [--chains 4 --tune 1000 --draws 1000 --seed 42] \
         [--sampler nutpie|pymc]
 
