@@ -7,9 +7,10 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
+use crate::curve::CarryOver;
 use crate::data::{DataError, MediaData};
 use crate::diagnostics::{effective_sample_size, split_r_hat};
-use crate::model::{Design, ModelSpec, PER_CHANNEL, Parameters, RoiPrior, SpecError};
+use crate::model::{Design, ModelSpec, Parameters, RoiPrior, SpecError};
 use crate::response::{ChannelCurve, ResponseModel};
 use crate::sampling::{Draws, SamplerSettings, SamplingError, sample};
 
@@ -83,6 +84,11 @@ pub struct ChannelReport {
     pub marginal_roi: Interval,
     /// Share of the effect carried into the next period.
     pub decay: Interval,
+    /// The Weibull adstock's shape and scale (in periods), when the model uses it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weibull_shape: Option<Interval>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weibull_scale: Option<Interval>,
     /// Periods until a period's effect halves.
     pub half_life: Interval,
     /// Spend per period at which the effect is half its maximum.
@@ -265,9 +271,8 @@ fn outcome(design: &Design, position: &[f64]) -> DrawOutcome {
         contributions.push(saturated.iter().map(|h| coefficient * h).collect());
         curves.push(ChannelCurve {
             coefficient,
-            decay: shape.decay,
-            half_saturation: shape.half_saturation,
-            shape: shape.shape,
+            half_saturation: shape.saturation.half_saturation,
+            shape: shape.saturation.shape,
         });
     }
     DrawOutcome {
@@ -329,9 +334,20 @@ fn summarise(
                 Interval::of(outcomes.iter().map(value).collect())
             };
             let mean_spend = design.mean_spend[channel];
-            let coordinates: Vec<Vec<Vec<f64>>> = (0..PER_CHANNEL)
-                .map(|offset| coordinate_chains(draws, channel * PER_CHANNEL + offset))
+            let per_channel = design.per_channel();
+            let coordinates: Vec<Vec<Vec<f64>>> = (0..per_channel)
+                .map(|offset| coordinate_chains(draws, channel * per_channel + offset))
                 .collect();
+            let weibull = |part: fn(f64, f64) -> f64| {
+                let values: Option<Vec<f64>> = outcomes
+                    .iter()
+                    .map(|draw| match draw.parameters.shapes[channel].carry_over {
+                        CarryOver::Weibull { shape, scale, .. } => Some(part(shape, scale)),
+                        CarryOver::Geometric { .. } => None,
+                    })
+                    .collect();
+                values.map(Interval::of)
+            };
             let (location, scale) = design.roi_priors[channel];
             let prior_mean = (location + scale * scale / 2.0).exp();
             ChannelReport {
@@ -344,12 +360,14 @@ fn summarise(
                         .map(|draw| response.marginal(draw, channel, mean_spend))
                         .collect(),
                 ),
-                decay: per_draw(&|draw| draw.parameters.shapes[channel].decay),
-                half_life: per_draw(&|draw| draw.parameters.shapes[channel].half_life()),
+                decay: per_draw(&|draw| draw.parameters.shapes[channel].carry_over.decay()),
+                weibull_shape: weibull(|shape, _| shape),
+                weibull_scale: weibull(|_, scale| scale),
+                half_life: per_draw(&|draw| draw.parameters.shapes[channel].carry_over.half_life()),
                 half_saturation_spend: per_draw(&|draw| {
-                    draw.parameters.shapes[channel].half_saturation * mean_spend
+                    draw.parameters.shapes[channel].saturation.half_saturation * mean_spend
                 }),
-                hill_shape: per_draw(&|draw| draw.parameters.shapes[channel].shape),
+                hill_shape: per_draw(&|draw| draw.parameters.shapes[channel].saturation.shape),
                 roi_prior: RoiPrior {
                     mean: prior_mean,
                     sd: prior_mean * (scale * scale).exp_m1().sqrt(),

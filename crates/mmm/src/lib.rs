@@ -15,7 +15,7 @@ mod response;
 mod sampling;
 mod scenario;
 
-pub use curve::Shape;
+pub use curve::{Adstock, CarryOver, Hill, Shape};
 pub use data::{DataError, Granularity, MediaData, Observation, Prepared, Series};
 pub use diagnostics::{effective_sample_size, split_r_hat};
 pub use fit::{

@@ -12,7 +12,9 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::curve::{Gradient, Shape, sigmoid};
+use crate::curve::{
+    Adstock, CarryOver, Gradient, Hill, MAX_SHAPE_COORDINATES, Shape, logit, sigmoid,
+};
 use crate::data::{Granularity, MediaData, mean, standard_deviation};
 
 /// A log-normal prior on a channel's ROI, given by its mean and standard deviation.
@@ -72,6 +74,7 @@ pub struct ModelSpec {
     pub weekly_harmonics: usize,
     /// The last periods, held out of the fit to measure out-of-sample error.
     pub holdout_periods: usize,
+    pub adstock: Adstock,
     /// ROI priors by channel; channels not named get [`RoiPrior::meridian_default`].
     pub roi_priors: BTreeMap<String, RoiPrior>,
     pub calibrations: Vec<Calibration>,
@@ -83,6 +86,7 @@ impl Default for ModelSpec {
             yearly_harmonics: 2,
             weekly_harmonics: 3,
             holdout_periods: 0,
+            adstock: Adstock::Geometric,
             roi_priors: BTreeMap::new(),
             calibrations: Vec::new(),
         }
@@ -91,14 +95,20 @@ impl Default for ModelSpec {
 
 /// Decay ~ Beta(1, 3): short carry-over is more common than long.
 const DECAY_PRIOR: (f64, f64) = (1.0, 3.0);
+/// Weibull adstock: log shape ~ Normal(0, 0.5), centred on the geometric decay (shape 1);
+/// log scale ~ Normal(0, 1), a median of one period, as short as the geometric prior.
+const WEIBULL_SHAPE_PRIOR: (f64, f64) = (0.0, 0.5);
+const WEIBULL_SCALE_PRIOR: (f64, f64) = (0.0, 1.0);
+/// Lags of the Weibull adstock unless the model names them.
+const WEIBULL_WEEKS: usize = 8;
+const WEIBULL_DAYS: usize = 28;
+pub const MAX_WEIBULL_LAG: usize = 104;
 /// log(half saturation relative to mean spend) ~ Normal(0, 0.7).
 const HALF_SATURATION_PRIOR: (f64, f64) = (0.0, 0.7);
 /// log(Hill shape) ~ Normal(0.3, 0.4): median 1.35, mildly S-shaped.
 const SHAPE_PRIOR: (f64, f64) = (0.3, 0.4);
 /// Noise standard deviation (share of the mean KPI) ~ HalfNormal(0.2).
 const NOISE_PRIOR_SCALE: f64 = 0.2;
-/// Unconstrained coordinates per channel: log ROI, logit decay, log half saturation, log shape.
-pub const PER_CHANNEL: usize = 4;
 
 /// One baseline column and the normal prior of its coefficient.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -128,6 +138,8 @@ pub struct Design {
     pub baseline: Vec<BaselineTerm>,
     /// `(location, scale)` of each channel's log ROI prior.
     pub roi_priors: Vec<(f64, f64)>,
+    /// With the Weibull's lags resolved.
+    pub adstock: Adstock,
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -138,10 +150,15 @@ pub enum SpecError {
     UnknownChannel(String),
     #[error("the holdout of {holdout} periods leaves fewer than {minimum} periods to fit")]
     HoldoutTooLong { holdout: usize, minimum: usize },
+    #[error("the Weibull adstock's max_lag must be at most {MAX_WEIBULL_LAG} periods")]
+    LagTooLong,
 }
 
 impl Design {
     pub fn new(data: &MediaData, spec: &ModelSpec) -> Result<Design, SpecError> {
+        if matches!(spec.adstock, Adstock::Weibull { max_lag } if max_lag > MAX_WEIBULL_LAG) {
+            return Err(SpecError::LagTooLong);
+        }
         let periods = data.len();
         let minimum = 8;
         if spec.holdout_periods + minimum > periods {
@@ -215,6 +232,15 @@ impl Design {
             fitted_periods,
             baseline: baseline_terms(data, spec, fitted_periods),
             roi_priors,
+            adstock: match spec.adstock {
+                Adstock::Weibull { max_lag: 0 } => Adstock::Weibull {
+                    max_lag: match data.granularity {
+                        Granularity::Week => WEIBULL_WEEKS,
+                        Granularity::Day => WEIBULL_DAYS,
+                    },
+                },
+                chosen => chosen,
+            },
         })
     }
 
@@ -222,20 +248,28 @@ impl Design {
         self.scaled_kpi.len()
     }
 
+    /// Unconstrained coordinates per channel: log ROI, the carry-over's, log half saturation,
+    /// log Hill shape.
+    pub fn per_channel(&self) -> usize {
+        1 + self.adstock.coordinates() + 2
+    }
+
     pub fn dimension(&self) -> usize {
-        self.channels.len() * PER_CHANNEL + self.baseline.len() + 1
+        self.channels.len() * self.per_channel() + self.baseline.len() + 1
     }
 
     /// A starting point in the middle of the priors.
     pub fn initial_position(&self) -> Vec<f64> {
         let mut position = Vec::with_capacity(self.dimension());
         for &(roi_location, _) in &self.roi_priors {
-            position.extend([
-                roi_location.min(0.0),
-                crate::curve::logit(0.25),
-                HALF_SATURATION_PRIOR.0,
-                SHAPE_PRIOR.0,
-            ]);
+            position.push(roi_location.min(0.0));
+            match self.adstock {
+                Adstock::Geometric => position.push(logit(0.25)),
+                Adstock::Weibull { .. } => {
+                    position.extend([WEIBULL_SHAPE_PRIOR.0, WEIBULL_SCALE_PRIOR.0]);
+                }
+            }
+            position.extend([HALF_SATURATION_PRIOR.0, SHAPE_PRIOR.0]);
         }
         position.extend(self.baseline.iter().map(|term| term.prior_mean));
         position.push((0.1f64).ln());
@@ -323,19 +357,34 @@ impl Parameters {
         let channels = design.channels.len();
         let mut roi = Vec::with_capacity(channels);
         let mut shapes = Vec::with_capacity(channels);
-        for coordinates in position[..channels * PER_CHANNEL].chunks_exact(PER_CHANNEL) {
+        let per_channel = design.per_channel();
+        let channels_end = channels * per_channel;
+        for coordinates in position[..channels_end].chunks_exact(per_channel) {
             roi.push(coordinates[0].exp());
+            let carry_over = match design.adstock {
+                Adstock::Geometric => CarryOver::Geometric {
+                    decay: sigmoid(coordinates[1]),
+                },
+                Adstock::Weibull { max_lag } => CarryOver::Weibull {
+                    shape: coordinates[1].exp(),
+                    scale: coordinates[2].exp(),
+                    max_lag,
+                },
+            };
+            let hill = &coordinates[per_channel - 2..];
             shapes.push(Shape {
-                decay: sigmoid(coordinates[1]),
-                half_saturation: coordinates[2].exp(),
-                shape: coordinates[3].exp(),
+                carry_over,
+                saturation: Hill {
+                    half_saturation: hill[0].exp(),
+                    shape: hill[1].exp(),
+                },
             });
         }
-        let baseline_end = channels * PER_CHANNEL + design.baseline.len();
+        let baseline_end = channels_end + design.baseline.len();
         Parameters {
             roi,
             shapes,
-            baseline: position[channels * PER_CHANNEL..baseline_end].to_vec(),
+            baseline: position[channels_end..baseline_end].to_vec(),
             noise: position[baseline_end].exp(),
         }
     }
@@ -364,7 +413,7 @@ impl Density {
         Density {
             design,
             saturated: vec![vec![0.0; fitted]; channels],
-            gradients: vec![vec![[0.0; 3]; fitted]; channels],
+            gradients: vec![vec![[0.0; MAX_SHAPE_COORDINATES]; fitted]; channels],
             mean: vec![0.0; fitted],
         }
     }
@@ -384,7 +433,8 @@ impl Density {
         let mut log_density = 0.0;
 
         self.mean.fill(0.0);
-        let baseline_start = channels * PER_CHANNEL;
+        let per_channel = design.per_channel();
+        let baseline_start = channels * per_channel;
         for (term, coefficient) in design.baseline.iter().zip(&parameters.baseline) {
             for (mean, value) in self.mean.iter_mut().zip(&term.values[..fitted]) {
                 *mean += coefficient * value;
@@ -440,7 +490,7 @@ impl Density {
         }
 
         for (channel, &(coefficient, total)) in coefficients.iter().enumerate() {
-            let at = channel * PER_CHANNEL;
+            let at = channel * per_channel;
             let saturated = &self.saturated[channel];
             let weighted_saturation: f64 = weights.iter().zip(saturated).map(|(w, h)| w * h).sum();
             // d/d log roi: the contribution scales with roi.
@@ -449,7 +499,7 @@ impl Density {
             gradient[at] = coefficient * weighted_saturation + roi_slope;
             // d/d shape coordinates: the contribution is coefficient * h_t, and the coefficient
             // holds 1 / H, so each h_t moves against the sum.
-            for coordinate in 0..3 {
+            for coordinate in 0..per_channel - 1 {
                 let mut weighted_slope = 0.0;
                 let mut total_slope = 0.0;
                 for (weight, slope) in weights.iter().zip(&self.gradients[channel]) {
@@ -459,16 +509,27 @@ impl Density {
                 gradient[at + 1 + coordinate] =
                     coefficient * (weighted_slope - weighted_saturation * total_slope / total);
             }
-            let shape = parameters.shapes[channel];
-            // Beta prior on the decay with the Jacobian of the logit transform.
-            let (alpha, beta) = DECAY_PRIOR;
-            log_density += alpha * shape.decay.ln() + beta * (1.0 - shape.decay).ln();
-            gradient[at + 1] += alpha * (1.0 - shape.decay) - beta * shape.decay;
-            let (half_prior, half_slope) = normal(position[at + 2], HALF_SATURATION_PRIOR);
-            let (shape_prior, shape_slope) = normal(position[at + 3], SHAPE_PRIOR);
+            match parameters.shapes[channel].carry_over {
+                CarryOver::Geometric { decay } => {
+                    // Beta prior on the decay with the Jacobian of the logit transform.
+                    let (alpha, beta) = DECAY_PRIOR;
+                    log_density += alpha * decay.ln() + beta * (1.0 - decay).ln();
+                    gradient[at + 1] += alpha * (1.0 - decay) - beta * decay;
+                }
+                CarryOver::Weibull { .. } => {
+                    let (shape_prior, shape_slope) = normal(position[at + 1], WEIBULL_SHAPE_PRIOR);
+                    let (scale_prior, scale_slope) = normal(position[at + 2], WEIBULL_SCALE_PRIOR);
+                    log_density += shape_prior + scale_prior;
+                    gradient[at + 1] += shape_slope;
+                    gradient[at + 2] += scale_slope;
+                }
+            }
+            let hill = at + per_channel - 2;
+            let (half_prior, half_slope) = normal(position[hill], HALF_SATURATION_PRIOR);
+            let (shape_prior, shape_slope) = normal(position[hill + 1], SHAPE_PRIOR);
             log_density += half_prior + shape_prior;
-            gradient[at + 2] += half_slope;
-            gradient[at + 3] += shape_slope;
+            gradient[hill] += half_slope;
+            gradient[hill + 1] += shape_slope;
         }
         log_density.is_finite().then_some(log_density)
     }
@@ -506,8 +567,15 @@ mod tests {
 
     #[test]
     fn gradient_matches_finite_differences() {
+        for adstock in [Adstock::Geometric, Adstock::Weibull { max_lag: 0 }] {
+            gradient_matches_finite_differences_with(adstock);
+        }
+    }
+
+    fn gradient_matches_finite_differences_with(adstock: Adstock) {
         let spec = ModelSpec {
             holdout_periods: 6,
+            adstock,
             ..ModelSpec::default()
         };
         let design = Arc::new(Design::new(&small_data(), &spec).expect("design"));
@@ -535,7 +603,7 @@ mod tests {
             let analytic = gradient[coordinate];
             assert!(
                 (numeric - analytic).abs() < 1e-4 * (1.0 + analytic.abs()),
-                "coordinate {coordinate}: numeric {numeric}, analytic {analytic}"
+                "{adstock:?} coordinate {coordinate}: numeric {numeric}, analytic {analytic}"
             );
         }
     }
@@ -570,5 +638,12 @@ mod tests {
             Design::new(&data, &unknown),
             Err(SpecError::UnknownChannel("fax".into()))
         );
+        let long_lag = ModelSpec {
+            adstock: Adstock::Weibull {
+                max_lag: MAX_WEIBULL_LAG + 1,
+            },
+            ..ModelSpec::default()
+        };
+        assert_eq!(Design::new(&data, &long_lag), Err(SpecError::LagTooLong));
     }
 }

@@ -685,7 +685,6 @@ mod tests {
     fn model() -> ResponseModel {
         let curve = |coefficient: f64, half_saturation: f64, shape: f64| ChannelCurve {
             coefficient,
-            decay: 0.3,
             half_saturation,
             shape,
         };

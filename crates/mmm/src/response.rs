@@ -4,21 +4,20 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::curve::Shape;
+use crate::curve::Hill;
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct ChannelCurve {
     /// KPI per period at full saturation.
     pub coefficient: f64,
-    pub decay: f64,
+    /// The Hill curve's half saturation (relative to the mean spend) and shape.
     pub half_saturation: f64,
     pub shape: f64,
 }
 
 impl ChannelCurve {
-    fn shape_of(&self) -> Shape {
-        Shape {
-            decay: self.decay,
+    fn hill(&self) -> Hill {
+        Hill {
             half_saturation: self.half_saturation,
             shape: self.shape,
         }
@@ -38,14 +37,14 @@ impl ResponseModel {
     /// KPI per period from `spend` per period on `channel`, under one draw.
     pub fn response(&self, draw: usize, channel: usize, spend: f64) -> f64 {
         let curve = &self.draws[draw][channel];
-        curve.coefficient * curve.shape_of().steady(spend / self.mean_spend[channel])
+        curve.coefficient * curve.hill().steady(spend / self.mean_spend[channel])
     }
 
     /// Extra KPI per extra unit of spend at `spend` per period, under one draw.
     pub fn marginal(&self, draw: usize, channel: usize, spend: f64) -> f64 {
         let curve = &self.draws[draw][channel];
         let mean_spend = self.mean_spend[channel];
-        curve.coefficient * curve.shape_of().steady_slope(spend / mean_spend) / mean_spend
+        curve.coefficient * curve.hill().steady_slope(spend / mean_spend) / mean_spend
     }
 
     /// Posterior mean of [`Self::response`].
@@ -68,10 +67,10 @@ impl ResponseModel {
         let (mut response, mut marginal) = (0.0, 0.0);
         for draw in &self.draws {
             let curve = &draw[channel];
-            let shape = curve.shape_of();
-            let value = shape.steady(relative);
+            let hill = curve.hill();
+            let value = hill.steady(relative);
             response += curve.coefficient * value;
-            marginal += curve.coefficient * shape.slope_at(relative, value) / mean_spend;
+            marginal += curve.coefficient * hill.slope_at(relative, value) / mean_spend;
         }
         let draws = self.draws.len() as f64;
         (response / draws, marginal / draws)
@@ -88,10 +87,6 @@ impl ResponseModel {
 
     pub fn draw_count(&self) -> usize {
         self.draws.len()
-    }
-
-    pub fn half_life(&self, draw: usize, channel: usize) -> f64 {
-        self.draws[draw][channel].shape_of().half_life()
     }
 
     fn average(&self, value: impl Fn(usize) -> f64) -> f64 {

@@ -186,7 +186,6 @@ mod tests {
     fn model() -> ResponseModel {
         let curve = |coefficient: f64| ChannelCurve {
             coefficient,
-            decay: 0.2,
             half_saturation: 1.0,
             shape: 1.3,
         };

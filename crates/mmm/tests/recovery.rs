@@ -98,7 +98,6 @@ fn true_response(
                 .expect("every fitted channel has a truth");
             ChannelCurve {
                 coefficient: truth.beta,
-                decay: truth.adstock_decay,
                 half_saturation: truth.hill_half_saturation * (1.0 - truth.adstock_decay) / mean,
                 shape: truth.hill_shape,
             }
