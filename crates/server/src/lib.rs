@@ -52,8 +52,8 @@ pub use error::ApiError;
 pub use experiment_results::experiment_results;
 pub use ingest::{IngestOutcome, Ingestor};
 pub use media_mix::{
-    FitRequest, KpiSource, Measure, ModelRecord, Models as MediaMixModels, Status as FitStatus,
-    plan as plan_budget, prepare_fit, run_fit, scenarios as compare_scenarios,
+    FitRequest, KpiSource, Measure, ModelRecord, Models as MediaMixModels, SpendSource,
+    Status as FitStatus, plan as plan_budget, prepare_fit, run_fit, scenarios as compare_scenarios,
 };
 pub use output::{Format, Tabular, csv_text};
 pub use profiles::{MergeHistory, ProfileView};

@@ -1,5 +1,6 @@
 //! Media mix through the API: a model fitted in the background on the spend table and a KPI
-//! from the event store, then budget plans and scenarios; bad requests refused with reasons.
+//! from the event store, then budget plans and scenarios; spend read from ad-server events;
+//! bad requests refused with reasons.
 
 mod common;
 
@@ -49,9 +50,23 @@ async fn load_spend(silta: &TestSilta, csv: String) {
     assert_eq!(status, StatusCode::OK, "{loaded}");
 }
 
+/// Sends events through `/v1/batch` in batches the default limits accept.
+async fn send_events(silta: &TestSilta, events: Vec<Value>) {
+    for batch in events.chunks(400) {
+        let (status, answer) = silta
+            .post_json(
+                "/v1/batch",
+                json!({"batch": batch}).to_string(),
+                Some(&silta.basic()),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+    }
+}
+
 /// One order a day carrying the day's revenue, through the ingestion path.
 async fn send_orders(silta: &TestSilta, revenue: &[(NaiveDate, f64)]) {
-    let batch: Vec<Value> = revenue
+    let orders = revenue
         .iter()
         .enumerate()
         .map(|(day, (date, amount))| {
@@ -62,14 +77,7 @@ async fn send_orders(silta: &TestSilta, revenue: &[(NaiveDate, f64)]) {
             })
         })
         .collect();
-    let (status, answer) = silta
-        .post_json(
-            "/v1/batch",
-            json!({"batch": batch}).to_string(),
-            Some(&silta.basic()),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{answer}");
+    send_events(silta, orders).await;
 }
 
 fn fit_request(name: &str) -> Value {
@@ -280,6 +288,23 @@ async fn bad_requests_are_refused_with_their_reasons_before_any_fit() {
             "radio",
         ),
         (with(&|request| request["name"] = json!("")), "name"),
+        (
+            with(&|request| request["spend"] = json!({"source": "events", "events": []})),
+            "1 to 20 events",
+        ),
+        (
+            with(&|request| {
+                request["spend"] =
+                    json!({"source": "events", "events": ["Ad Impression"], "cost_property": ""})
+            }),
+            "1 to 200 characters",
+        ),
+        (
+            with(&|request| {
+                request["model"]["adstock"] = json!({"kind": "weibull", "max_lag": 1000})
+            }),
+            "max_lag",
+        ),
     ];
     for (request, expected) in cases {
         let (status, answer) = post(request).await;
@@ -309,5 +334,73 @@ async fn bad_requests_are_refused_with_their_reasons_before_any_fit() {
             )
             .await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{id}");
+    }
+}
+
+/// An ad server reporting its cost on impressions: two impressions a day per channel share the
+/// day's spend; clicks without a cost and events of other names do not count.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spend_is_read_from_the_cost_of_ad_server_events() {
+    let silta = TestSilta::start().await;
+    let (csv, revenue) = spend_and_revenue();
+    let mut events = Vec::new();
+    let mut fitted_spend = [0.0; 3];
+    let holdout = 14;
+    for line in csv.lines().skip(1) {
+        let fields: Vec<&str> = line.split(',').collect();
+        let (date, channel, spend) = (fields[0], fields[1], fields[2]);
+        let spend: f64 = spend.parse().expect("spend");
+        let day =
+            (NaiveDate::parse_from_str(date, "%Y-%m-%d").expect("date") - first_day()).num_days();
+        if day < DAYS - holdout {
+            let index = CHANNELS
+                .iter()
+                .position(|name| *name == channel)
+                .expect("known");
+            fitted_spend[index] += spend;
+        }
+        for (event, cost) in [
+            ("Ad Impression", json!(spend / 2.0)),
+            ("Ad Impression", json!(spend / 2.0)),
+            ("Ad Clicked", Value::Null),
+            ("Ad Served", json!(1_000_000.0)),
+        ] {
+            events.push(json!({
+                "type": "track", "event": event, "anonymousId": format!("viewer-{day}"),
+                "timestamp": format!("{date}T09:00:00Z"),
+                "properties": {"channel": channel, "cost": cost},
+            }));
+        }
+    }
+    // An ad server sends more from one address than the bot rules allow a browser, so some of
+    // its events may be flagged; they count as spend all the same.
+    send_orders(&silta, &revenue).await;
+    send_events(&silta, events).await;
+
+    let mut request = fit_request("from the ad server");
+    request["spend"] = json!({"source": "events", "events": ["Ad Impression", "Ad Clicked"]});
+    request["sampler"] = json!({"chains": 2, "tune": 100, "draws": 100, "seed": 1});
+    let (status, created) = silta
+        .call(
+            Method::POST,
+            "/v1/media-mix/models",
+            &silta.marketer_token,
+            request,
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{created}");
+    assert_eq!(created["periods"], DAYS);
+    let id = created["id"].as_str().expect("id");
+    let model = wait_until_ready(&silta, id).await;
+    assert_eq!(model["status"], "ready", "{}", model["error"]);
+    let channels = model["report"]["channels"].as_array().expect("channels");
+    let names: Vec<&str> = channels
+        .iter()
+        .map(|channel| channel["channel"].as_str().expect("name"))
+        .collect();
+    assert_eq!(names, CHANNELS);
+    for (channel, expected) in channels.iter().zip(fitted_spend) {
+        let read = channel["spend"].as_f64().expect("spend");
+        assert!((read - expected).abs() < 1e-6, "{read} vs {expected}");
     }
 }

@@ -1,15 +1,17 @@
-//! What a media-mix fit reads: spend per day and channel from the `spend` table, the KPI per
-//! day from the event store or a CSV, and control variables from a CSV.
+//! What a media-mix fit reads: spend per day and channel from the `spend` table or from the
+//! cost of ad-server events, the KPI per day from the event store or a CSV, and control
+//! variables from a CSV.
 
 use arrow::array::{Array, AsArray, Date32Array};
 use arrow::datatypes::{Date32Type, Float64Type};
 use chrono::{Duration, NaiveDate};
+use datafusion::dataframe::DataFrame;
 use datafusion::functions_aggregate::expr_fn::{count, sum};
-use datafusion::prelude::{cast, coalesce, col, lit};
+use datafusion::prelude::{Expr, SessionContext, cast, coalesce, col, lit};
 use serde::{Deserialize, Serialize};
 use silta_mmm::{Granularity, MediaData, Observation, Prepared};
 
-use crate::analytics::expressions::{date, not_bot};
+use crate::analytics::expressions::{date, function, json_text, not_bot};
 use crate::analytics::scan;
 use crate::{ApiError, AppState};
 
@@ -17,6 +19,40 @@ use crate::{ApiError, AppState};
 const MAX_CSV_ROWS: usize = 200_000;
 /// Problems reported at most in one answer.
 const MAX_PROBLEMS: usize = 20;
+
+/// Event names a spend source may name at most.
+const MAX_SPEND_EVENTS: usize = 20;
+
+/// Where spend comes from.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "source", deny_unknown_fields)]
+pub enum SpendSource {
+    /// The `spend` table (`PUT /v1/spend`), summed over campaigns.
+    #[default]
+    Table,
+    /// The cost an ad server reports on its events (e.g. `Ad Impression` with
+    /// `properties.cost` and `properties.channel`), summed per day and channel, bot traffic
+    /// included: it was paid for.
+    Events {
+        events: Vec<String>,
+        #[serde(default = "default_channel_property")]
+        channel_property: String,
+        #[serde(default = "default_cost_property")]
+        cost_property: String,
+    },
+}
+
+fn default_channel_property() -> String {
+    "channel".into()
+}
+
+fn default_cost_property() -> String {
+    "cost".into()
+}
+
+fn is_name(text: &str) -> bool {
+    !text.is_empty() && text.chars().count() <= 200
+}
 
 /// Where the KPI comes from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -68,27 +104,33 @@ fn date_of(days: &Date32Array, row: usize) -> NaiveDate {
         + Duration::days(i64::from(days.value(row)))
 }
 
-/// Spend per day and channel, summed over campaigns.
+/// Spend per day and channel.
 pub async fn spend(
     state: &AppState,
+    source: &SpendSource,
     from: Option<NaiveDate>,
     to: Option<NaiveDate>,
 ) -> Result<(Vec<Observation>, Days), ApiError> {
     let context = state.store.session(&state.query_limits)?;
-    let table = context.table("spend").await.map_err(|_| {
-        ApiError::bad_request("there is no spend yet: load it with PUT /v1/spend first")
-    })?;
-    let mut condition = lit(true);
-    if let Some(from) = from {
-        condition = condition.and(col("date").gt_eq(date(from)));
-    }
-    if let Some(to) = to {
-        condition = condition.and(col("date").lt_eq(date(to)));
-    }
-    let frame = table.filter(condition)?.aggregate(
-        vec![col("date"), col("channel")],
-        vec![sum(col("spend")).alias("spend")],
-    )?;
+    let frame = match source {
+        SpendSource::Table => {
+            let table = context.table("spend").await.map_err(|_| {
+                ApiError::bad_request("there is no spend yet: load it with PUT /v1/spend first")
+            })?;
+            table.filter(within(col("date"), from, to))?.aggregate(
+                vec![col("date"), col("channel")],
+                vec![sum(col("spend")).alias("spend")],
+            )?
+        }
+        SpendSource::Events {
+            events,
+            channel_property,
+            cost_property,
+        } => {
+            crate::query::read_your_writes(state).await;
+            cost_per_day(&context, events, channel_property, cost_property, from, to).await?
+        }
+    };
     let mut rows = Vec::new();
     scan::stream(state, frame, |batch| {
         let dates = batch.column(0).as_primitive::<Date32Type>();
@@ -111,7 +153,7 @@ pub async fn spend(
         rows.iter().map(|row| row.date).max(),
     ) else {
         return Err(ApiError::bad_request(
-            "the spend table has no rows on the requested dates",
+            "there is no spend on the requested dates",
         ));
     };
     Ok((
@@ -121,6 +163,68 @@ pub async fn spend(
             to: last,
         },
     ))
+}
+
+/// `date, channel, spend`: the cost on the named events per day and channel.
+async fn cost_per_day(
+    context: &SessionContext,
+    events: &[String],
+    channel_property: &str,
+    cost_property: &str,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+) -> Result<DataFrame, ApiError> {
+    if events.is_empty() || events.len() > MAX_SPEND_EVENTS {
+        return Err(ApiError::bad_request(format!(
+            "spend.events must name 1 to {MAX_SPEND_EVENTS} events"
+        )));
+    }
+    if !events.iter().all(|event| is_name(event))
+        || !is_name(channel_property)
+        || !is_name(cost_property)
+    {
+        return Err(ApiError::bad_request(
+            "spend event and property names must be 1 to 200 characters",
+        ));
+    }
+    let channel = json_text(context, "properties", &[channel_property.to_string()])?;
+    let cost = function(
+        context,
+        "json_get_float",
+        vec![col("properties"), lit(cost_property.to_string())],
+    )?;
+    let named = events.iter().map(|event| lit(event.clone())).collect();
+    Ok(context
+        .table("events")
+        .await?
+        .filter(
+            // Bots are not left out: an impression a bot saw was paid for all the same.
+            col("event")
+                .in_list(named, false)
+                .and(within(col("event_date"), from, to)),
+        )?
+        .select(vec![
+            col("event_date").alias("date"),
+            channel.alias("channel"),
+            cost.alias("cost"),
+        ])?
+        .filter(col("channel").is_not_null().and(col("cost").is_not_null()))?
+        .aggregate(
+            vec![col("date"), col("channel")],
+            vec![sum(col("cost")).alias("spend")],
+        )?)
+}
+
+/// `column` between the optional first and last day, both inclusive.
+fn within(column: Expr, from: Option<NaiveDate>, to: Option<NaiveDate>) -> Expr {
+    let mut condition = lit(true);
+    if let Some(from) = from {
+        condition = condition.and(column.clone().gt_eq(date(from)));
+    }
+    if let Some(to) = to {
+        condition = condition.and(column.lt_eq(date(to)));
+    }
+    condition
 }
 
 /// The KPI per day; from the event store every day of `days` has a value (0 without events).

@@ -1,4 +1,4 @@
-//! Media mix: models fitted on the `spend` table and a KPI, budget plans and scenario
+//! Media mix: models fitted on spend (the `spend` table or ad-server events) and a KPI, budget plans and scenario
 //! comparisons (`/v1/media-mix/...`). Fitting and planning need [`Permission::MediaPlans`];
 //! reading fitted models is analytics, open to every role.
 
@@ -22,7 +22,7 @@ use silta_mmm::{
 };
 use silta_state::{Actor, Change, Permission};
 
-pub use inputs::{KpiSource, Measure};
+pub use inputs::{KpiSource, Measure, SpendSource};
 pub use models::{ModelRecord, Models, Status};
 
 use crate::{ApiError, AppState, auth};
@@ -36,6 +36,8 @@ pub struct FitRequest {
     pub name: String,
     #[serde(default)]
     pub granularity: Granularity,
+    #[serde(default)]
+    pub spend: SpendSource,
     pub kpi: KpiSource,
     /// `date,control,value` rows: prices, promotions, holidays, a competitor index.
     #[serde(default)]
@@ -61,7 +63,7 @@ pub async fn prepare_fit(
     if name.is_empty() || name.chars().count() > 200 {
         return Err(ApiError::bad_request("name must be 1 to 200 characters"));
     }
-    let (spend, days) = inputs::spend(state, request.from, request.to).await?;
+    let (spend, days) = inputs::spend(state, &request.spend, request.from, request.to).await?;
     let kpi = inputs::kpi(state, &request.kpi, days).await?;
     let controls = inputs::controls(request.controls_csv.as_deref())?;
     let prepared = inputs::align(request.granularity, &spend, &kpi, &controls, days)?;
