@@ -64,7 +64,7 @@ impl CarryOver {
 /// Diminishing returns: `x^shape / (x^shape + half_saturation^shape)`, in the model's own
 /// units: the half saturation is relative to the channel's mean spend per period, so that one
 /// prior fits every channel.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Hill {
     /// Adstock, as a multiple of the mean spend, at which the effect reaches half its maximum.
     pub half_saturation: f64,

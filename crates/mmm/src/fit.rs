@@ -271,8 +271,7 @@ fn outcome(design: &Design, position: &[f64]) -> DrawOutcome {
         contributions.push(saturated.iter().map(|h| coefficient * h).collect());
         curves.push(ChannelCurve {
             coefficient,
-            half_saturation: shape.saturation.half_saturation,
-            shape: shape.saturation.shape,
+            saturation: shape.saturation,
         });
     }
     DrawOutcome {

@@ -679,14 +679,17 @@ fn search(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::curve::Hill;
     use crate::response::ChannelCurve;
 
     /// Three channels with different curves and a model with two draws.
     fn model() -> ResponseModel {
         let curve = |coefficient: f64, half_saturation: f64, shape: f64| ChannelCurve {
             coefficient,
-            half_saturation,
-            shape,
+            saturation: Hill {
+                half_saturation,
+                shape,
+            },
         };
         ResponseModel {
             channels: vec!["search".into(), "social".into(), "tv".into()],

@@ -10,18 +10,7 @@ use crate::curve::Hill;
 pub struct ChannelCurve {
     /// KPI per period at full saturation.
     pub coefficient: f64,
-    /// The Hill curve's half saturation (relative to the mean spend) and shape.
-    pub half_saturation: f64,
-    pub shape: f64,
-}
-
-impl ChannelCurve {
-    fn hill(&self) -> Hill {
-        Hill {
-            half_saturation: self.half_saturation,
-            shape: self.shape,
-        }
-    }
+    pub saturation: Hill,
 }
 
 /// Posterior draws of every channel's curve: `draws[draw][channel]`.
@@ -37,14 +26,14 @@ impl ResponseModel {
     /// KPI per period from `spend` per period on `channel`, under one draw.
     pub fn response(&self, draw: usize, channel: usize, spend: f64) -> f64 {
         let curve = &self.draws[draw][channel];
-        curve.coefficient * curve.hill().steady(spend / self.mean_spend[channel])
+        curve.coefficient * curve.saturation.steady(spend / self.mean_spend[channel])
     }
 
     /// Extra KPI per extra unit of spend at `spend` per period, under one draw.
     pub fn marginal(&self, draw: usize, channel: usize, spend: f64) -> f64 {
         let curve = &self.draws[draw][channel];
         let mean_spend = self.mean_spend[channel];
-        curve.coefficient * curve.hill().steady_slope(spend / mean_spend) / mean_spend
+        curve.coefficient * curve.saturation.steady_slope(spend / mean_spend) / mean_spend
     }
 
     /// Posterior mean of [`Self::response`].
@@ -67,7 +56,7 @@ impl ResponseModel {
         let (mut response, mut marginal) = (0.0, 0.0);
         for draw in &self.draws {
             let curve = &draw[channel];
-            let hill = curve.hill();
+            let hill = curve.saturation;
             let value = hill.steady(relative);
             response += curve.coefficient * value;
             marginal += curve.coefficient * hill.slope_at(relative, value) / mean_spend;

@@ -181,13 +181,16 @@ pub fn compare(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::curve::Hill;
     use crate::response::ChannelCurve;
 
     fn model() -> ResponseModel {
         let curve = |coefficient: f64| ChannelCurve {
             coefficient,
-            half_saturation: 1.0,
-            shape: 1.3,
+            saturation: Hill {
+                half_saturation: 1.0,
+                shape: 1.3,
+            },
         };
         ResponseModel {
             channels: vec!["tv".into(), "google_search".into()],

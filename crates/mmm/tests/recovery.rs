@@ -6,7 +6,7 @@
 use chrono::NaiveDate;
 use silta_demo::{DemoOptions, PlanningData, generate_planning_data};
 use silta_mmm::{
-    Bound, BudgetPlan, ChannelCurve, Goal, Granularity, MediaData, ModelSpec, Observation,
+    Bound, BudgetPlan, ChannelCurve, Goal, Granularity, Hill, MediaData, ModelSpec, Observation,
     PlanRequest, ResponseModel, SamplerSettings, fit, optimise,
 };
 
@@ -98,8 +98,11 @@ fn true_response(
                 .expect("every fitted channel has a truth");
             ChannelCurve {
                 coefficient: truth.beta,
-                half_saturation: truth.hill_half_saturation * (1.0 - truth.adstock_decay) / mean,
-                shape: truth.hill_shape,
+                saturation: Hill {
+                    half_saturation: truth.hill_half_saturation * (1.0 - truth.adstock_decay)
+                        / mean,
+                    shape: truth.hill_shape,
+                },
             }
         })
         .collect();

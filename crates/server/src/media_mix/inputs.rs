@@ -237,7 +237,7 @@ pub async fn kpi(
         KpiSource::Csv { csv } => return parse_csv(csv, "KPI", &["date", "value"], false),
         KpiSource::Events { event, measure } => (event, *measure),
     };
-    if event.is_empty() || event.chars().count() > 200 {
+    if !is_name(event) {
         return Err(ApiError::bad_request(
             "kpi.event must be 1 to 200 characters",
         ));
@@ -255,8 +255,7 @@ pub async fn kpi(
             col("event")
                 .eq(lit(event.clone()))
                 .and(not_bot())
-                .and(col("event_date").gt_eq(date(days.from)))
-                .and(col("event_date").lt_eq(date(days.to))),
+                .and(within(col("event_date"), Some(days.from), Some(days.to))),
         )?
         .aggregate(vec![col("event_date")], vec![value.alias("value")])?;
     let mut by_day = std::collections::BTreeMap::new();
