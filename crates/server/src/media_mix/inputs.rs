@@ -111,6 +111,10 @@ pub async fn spend(
     from: Option<NaiveDate>,
     to: Option<NaiveDate>,
 ) -> Result<(Vec<Observation>, Days), ApiError> {
+    if matches!(source, SpendSource::Events { .. }) {
+        // Before the session: its snapshot holds what is applied when it is made.
+        crate::query::read_your_writes(state).await;
+    }
     let context = state.store.session(&state.query_limits)?;
     let frame = match source {
         SpendSource::Table => {
@@ -126,10 +130,7 @@ pub async fn spend(
             events,
             channel_property,
             cost_property,
-        } => {
-            crate::query::read_your_writes(state).await;
-            cost_per_day(&context, events, channel_property, cost_property, from, to).await?
-        }
+        } => cost_per_day(&context, events, channel_property, cost_property, from, to).await?,
     };
     let mut rows = Vec::new();
     scan::stream(state, frame, |batch| {
