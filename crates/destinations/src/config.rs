@@ -1,0 +1,428 @@
+//! What a destination is: where it delivers, for which purpose, what it receives and how it
+//! retries. Secrets are never stored: a destination names the environment variable that holds
+//! each one, and the value is read when a delivery needs it.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use silta_model::{Event, EventType};
+
+use crate::mapping::Mapping;
+
+pub const MAX_NAME_CHARS: usize = 200;
+pub const MAX_BATCH_SIZE: usize = 1000;
+pub const MAX_ATTEMPTS: u32 = 100;
+pub const MAX_FILTER_ENTRIES: usize = 500;
+const MAX_URL_CHARS: usize = 2048;
+const MAX_SUBJECT_CHARS: usize = 256;
+const MAX_TIMEOUT_MS: u64 = 120_000;
+const MAX_BACKOFF_MS: u64 = 24 * 3600 * 1000;
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+fn invalid(message: impl Into<String>) -> ConfigError {
+    ConfigError(message.into())
+}
+
+/// A stored destination: what the user asked for, with its id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Destination {
+    pub id: String,
+    pub created_at: DateTime<Utc>,
+    pub spec: DestinationSpec,
+}
+
+/// What a user configures.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DestinationSpec {
+    pub name: String,
+    /// The consent purpose a person must have granted for their events to be sent.
+    pub purpose: String,
+    pub target: Target,
+    #[serde(default)]
+    pub filter: Filter,
+    /// Without a mapping, events go out in the Segment spec's JSON.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mapping: Option<Mapping>,
+    #[serde(default)]
+    pub delivery: DeliveryPolicy,
+    #[serde(default = "enabled")]
+    pub enabled: bool,
+}
+
+fn enabled() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Target {
+    /// HTTP POST of JSON: one event per request, or `{"batch": [...]}` when the batch size is
+    /// above one.
+    Webhook {
+        url: String,
+        /// Signs each body with HMAC-SHA256 so the receiver can verify the sender.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        signing_secret: Option<SecretRef>,
+        /// Sent as `Authorization: Bearer ...`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        bearer_token: Option<SecretRef>,
+    },
+    /// One NATS message per event on `subject`, with the idempotency key as `Nats-Msg-Id`.
+    Nats {
+        url: String,
+        subject: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        token: Option<SecretRef>,
+    },
+}
+
+impl Target {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Target::Webhook { .. } => "webhook",
+            Target::Nats { .. } => "nats",
+        }
+    }
+}
+
+/// A secret held in the environment of the Silta process, by variable name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretRef {
+    pub env: String,
+}
+
+impl SecretRef {
+    /// The secret's value, read now so that a rotated variable takes effect on restart.
+    pub fn read(&self) -> Result<String, String> {
+        match std::env::var(&self.env) {
+            Ok(value) if !value.is_empty() => Ok(value),
+            _ => Err(format!("environment variable {} is not set", self.env)),
+        }
+    }
+
+    fn validate(&self, field: &str) -> Result<(), ConfigError> {
+        let mut characters = self.env.chars();
+        let starts_well = characters
+            .next()
+            .is_some_and(|first| first.is_ascii_uppercase() || first == '_');
+        let rest_well =
+            characters.all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+        if !starts_well || !rest_well || self.env.len() > 128 {
+            return Err(invalid(format!(
+                "{field}.env must be an environment variable name such as HOOK_SECRET"
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Which events a destination receives. An empty list admits everything of that kind.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Filter {
+    /// Source ids.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub types: Vec<EventType>,
+    /// Track event names.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<String>,
+    /// Events flagged as bots are left out unless this is set.
+    #[serde(default)]
+    pub include_bots: bool,
+}
+
+impl Filter {
+    pub fn admits(&self, event: &Event) -> bool {
+        if event.is_bot && !self.include_bots {
+            return false;
+        }
+        if !self.sources.is_empty() && !self.sources.contains(&event.source_id) {
+            return false;
+        }
+        if !self.types.is_empty() && !self.types.contains(&event.event_type) {
+            return false;
+        }
+        if self.events.is_empty() {
+            return true;
+        }
+        event
+            .event
+            .as_ref()
+            .is_some_and(|name| self.events.contains(name))
+    }
+}
+
+/// How a destination batches and retries.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeliveryPolicy {
+    /// Events per request (webhooks); NATS always sends one message per event.
+    pub batch_size: usize,
+    /// Attempts before a batch goes to the dead-letter queue.
+    pub max_attempts: u32,
+    pub initial_backoff_ms: u64,
+    pub max_backoff_ms: u64,
+    pub timeout_ms: u64,
+}
+
+impl Default for DeliveryPolicy {
+    fn default() -> Self {
+        DeliveryPolicy {
+            batch_size: 1,
+            max_attempts: 10,
+            initial_backoff_ms: 500,
+            max_backoff_ms: 300_000,
+            timeout_ms: 10_000,
+        }
+    }
+}
+
+impl DeliveryPolicy {
+    pub fn timeout(&self) -> Duration {
+        Duration::from_millis(self.timeout_ms)
+    }
+}
+
+impl DestinationSpec {
+    /// Checks everything a user can get wrong; `purposes` are the configured consent purposes.
+    pub fn validate(&self, purposes: &[String]) -> Result<(), ConfigError> {
+        let name_chars = self.name.trim().chars().count();
+        if name_chars == 0 || name_chars > MAX_NAME_CHARS {
+            return Err(invalid(format!(
+                "name must be 1 to {MAX_NAME_CHARS} characters"
+            )));
+        }
+        if !purposes.contains(&self.purpose) {
+            return Err(invalid(format!(
+                "unknown purpose `{}`; expected one of {}",
+                self.purpose,
+                purposes.join(", ")
+            )));
+        }
+        self.validate_target()?;
+        let filter = &self.filter;
+        if filter.sources.len() + filter.events.len() > MAX_FILTER_ENTRIES {
+            return Err(invalid(format!(
+                "filter lists at most {MAX_FILTER_ENTRIES} sources and events together"
+            )));
+        }
+        if let Some(mapping) = &self.mapping {
+            mapping.validate().map_err(invalid)?;
+        }
+        let policy = &self.delivery;
+        if !(1..=MAX_BATCH_SIZE).contains(&policy.batch_size) {
+            return Err(invalid(format!(
+                "delivery.batch_size must be 1 to {MAX_BATCH_SIZE}"
+            )));
+        }
+        if !(1..=MAX_ATTEMPTS).contains(&policy.max_attempts) {
+            return Err(invalid(format!(
+                "delivery.max_attempts must be 1 to {MAX_ATTEMPTS}"
+            )));
+        }
+        if policy.initial_backoff_ms == 0
+            || policy.initial_backoff_ms > policy.max_backoff_ms
+            || policy.max_backoff_ms > MAX_BACKOFF_MS
+        {
+            return Err(invalid(format!(
+                "delivery backoff must satisfy 0 < initial_backoff_ms <= max_backoff_ms <= {MAX_BACKOFF_MS}"
+            )));
+        }
+        if !(1..=MAX_TIMEOUT_MS).contains(&policy.timeout_ms) {
+            return Err(invalid(format!(
+                "delivery.timeout_ms must be 1 to {MAX_TIMEOUT_MS}"
+            )));
+        }
+        Ok(())
+    }
+
+    fn validate_target(&self) -> Result<(), ConfigError> {
+        match &self.target {
+            Target::Webhook {
+                url,
+                signing_secret,
+                bearer_token,
+            } => {
+                check_url(url, &["http", "https"])?;
+                if let Some(secret) = signing_secret {
+                    secret.validate("target.signing_secret")?;
+                }
+                if let Some(token) = bearer_token {
+                    token.validate("target.bearer_token")?;
+                }
+            }
+            Target::Nats {
+                url,
+                subject,
+                token,
+            } => {
+                check_url(url, &["nats", "tls"])?;
+                check_subject(subject)?;
+                if let Some(token) = token {
+                    token.validate("target.token")?;
+                }
+                if self.delivery.batch_size != 1 {
+                    return Err(invalid(
+                        "delivery.batch_size must be 1 for NATS: each event is one message",
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn check_url(url: &str, schemes: &[&str]) -> Result<(), ConfigError> {
+    if url.len() > MAX_URL_CHARS {
+        return Err(invalid(format!(
+            "target.url is longer than {MAX_URL_CHARS} characters"
+        )));
+    }
+    let parsed = url::Url::parse(url)
+        .map_err(|error| invalid(format!("target.url is not a URL: {error}")))?;
+    if !schemes.contains(&parsed.scheme()) {
+        return Err(invalid(format!(
+            "target.url must use {}",
+            schemes.join(" or ")
+        )));
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(invalid(
+            "target.url must not hold credentials: name an environment variable instead",
+        ));
+    }
+    Ok(())
+}
+
+/// A publishable NATS subject: dot-separated tokens, no wildcards or whitespace.
+fn check_subject(subject: &str) -> Result<(), ConfigError> {
+    let well_formed = !subject.is_empty()
+        && subject.len() <= MAX_SUBJECT_CHARS
+        && subject.split('.').all(|token| {
+            !token.is_empty()
+                && token
+                    .chars()
+                    .all(|c| !c.is_whitespace() && !c.is_control() && c != '*' && c != '>')
+        });
+    if well_formed {
+        Ok(())
+    } else {
+        Err(invalid(format!(
+            "target.subject must be dot-separated tokens without wildcards or spaces, at most {MAX_SUBJECT_CHARS} characters"
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn purposes() -> Vec<String> {
+        ["analytics", "marketing"].map(String::from).to_vec()
+    }
+
+    fn spec(value: serde_json::Value) -> DestinationSpec {
+        serde_json::from_value(value).expect("spec parses")
+    }
+
+    fn webhook() -> serde_json::Value {
+        json!({"name": "CRM", "purpose": "marketing",
+               "target": {"type": "webhook", "url": "https://crm.example.com/hook"}})
+    }
+
+    #[test]
+    fn a_plain_webhook_is_valid_with_defaults() {
+        let spec = spec(webhook());
+        assert_eq!(spec.validate(&purposes()), Ok(()));
+        assert_eq!(spec.delivery.batch_size, 1);
+        assert!(spec.enabled);
+    }
+
+    #[test]
+    fn mistakes_are_named() {
+        let cases = [
+            (json!({"purpose": "ads"}), "unknown purpose `ads`"),
+            (json!({"name": " "}), "name must be"),
+            (
+                json!({"target": {"type": "webhook", "url": "ftp://x"}}),
+                "must use http or https",
+            ),
+            (
+                json!({"target": {"type": "webhook", "url": "https://u:p@x.example"}}),
+                "must not hold credentials",
+            ),
+            (
+                json!({"target": {"type": "webhook", "url": "https://x.example",
+                                  "signing_secret": {"env": "lower"}}}),
+                "signing_secret.env",
+            ),
+            (
+                json!({"target": {"type": "nats", "url": "nats://127.0.0.1:4222", "subject": "a.*"}}),
+                "target.subject",
+            ),
+            (json!({"delivery": {"batch_size": 0}}), "batch_size"),
+            (json!({"delivery": {"max_attempts": 1000}}), "max_attempts"),
+            (
+                json!({"delivery": {"initial_backoff_ms": 10, "max_backoff_ms": 5}}),
+                "backoff",
+            ),
+        ];
+        for (change, expected) in cases {
+            let mut value = webhook();
+            for (key, field) in change.as_object().expect("object") {
+                value[key] = field.clone();
+            }
+            let error = spec(value).validate(&purposes()).expect_err("invalid");
+            assert!(error.0.contains(expected), "{error} lacks {expected}");
+        }
+    }
+
+    #[test]
+    fn unknown_fields_are_refused() {
+        let mut value = webhook();
+        value["colour"] = json!("red");
+        assert!(serde_json::from_value::<DestinationSpec>(value).is_err());
+    }
+
+    #[test]
+    fn the_filter_admits_by_source_type_name_and_bot_flag() {
+        let filter = Filter {
+            sources: vec!["web".into()],
+            types: vec![EventType::Track],
+            events: vec!["Order Completed".into()],
+            include_bots: false,
+        };
+        let order = Event {
+            source_id: "web".into(),
+            event_type: EventType::Track,
+            event: Some("Order Completed".into()),
+            ..Event::default()
+        };
+        assert!(filter.admits(&order));
+        assert!(!filter.admits(&Event {
+            is_bot: true,
+            ..order.clone()
+        }));
+        assert!(!filter.admits(&Event {
+            source_id: "app".into(),
+            ..order.clone()
+        }));
+        assert!(!filter.admits(&Event {
+            event: Some("Page Viewed".into()),
+            ..order.clone()
+        }));
+        assert!(Filter::default().admits(&Event {
+            event_type: EventType::Identify,
+            ..order
+        }));
+    }
+}

@@ -1,0 +1,273 @@
+//! Sending prepared messages to a destination's system, and sorting its answer into success,
+//! a failure worth retrying, or a permanent refusal.
+
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::config::{DeliveryPolicy, SecretRef, Target};
+use crate::retry::retry_after;
+use crate::signature::{SIGNATURE_HEADER, sign};
+
+/// What a receiver answered; the body is cut to [`MAX_ANSWER_CHARS`].
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Attempt {
+    pub status: Option<u16>,
+    pub answer: String,
+    pub elapsed_ms: f64,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Failure {
+    pub reason: String,
+    pub retryable: bool,
+    #[serde(skip)]
+    pub retry_after: Option<Duration>,
+    pub status: Option<u16>,
+}
+
+impl Failure {
+    fn retryable(reason: String) -> Failure {
+        Failure {
+            reason,
+            retryable: true,
+            retry_after: None,
+            status: None,
+        }
+    }
+}
+
+const MAX_ANSWER_CHARS: usize = 1024;
+/// The longest `Retry-After` honoured; longer ones are cut to it.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
+
+/// One message ready to send: its idempotency key and its JSON.
+pub type Message = (String, Value);
+
+pub enum Sender {
+    Webhook {
+        client: reqwest::Client,
+        url: String,
+        signing_secret: Option<SecretRef>,
+        bearer_token: Option<SecretRef>,
+    },
+    Nats {
+        url: String,
+        subject: String,
+        token: Option<SecretRef>,
+        timeout: Duration,
+        /// Connected on first use and kept; the client reconnects by itself.
+        client: tokio::sync::Mutex<Option<async_nats::Client>>,
+    },
+}
+
+impl Sender {
+    pub fn new(target: &Target, policy: &DeliveryPolicy) -> Result<Sender, String> {
+        Ok(match target {
+            Target::Webhook {
+                url,
+                signing_secret,
+                bearer_token,
+            } => Sender::Webhook {
+                client: reqwest::Client::builder()
+                    .timeout(policy.timeout())
+                    .user_agent(concat!("Silta/", env!("CARGO_PKG_VERSION")))
+                    // A webhook that redirects elsewhere is a configuration to fix, not follow.
+                    .redirect(reqwest::redirect::Policy::none())
+                    .build()
+                    .map_err(|error| format!("http client: {error}"))?,
+                url: url.clone(),
+                signing_secret: signing_secret.clone(),
+                bearer_token: bearer_token.clone(),
+            },
+            Target::Nats {
+                url,
+                subject,
+                token,
+            } => Sender::Nats {
+                url: url.clone(),
+                subject: subject.clone(),
+                token: token.clone(),
+                timeout: policy.timeout(),
+                client: tokio::sync::Mutex::new(None),
+            },
+        })
+    }
+
+    /// Sends `messages` as one delivery: one request for a webhook, one message each on NATS.
+    pub async fn send(&self, messages: &[Message]) -> Result<Attempt, Failure> {
+        let started = Instant::now();
+        let (status, answer) = match self {
+            Sender::Webhook {
+                client,
+                url,
+                signing_secret,
+                bearer_token,
+            } => {
+                let outcome = post(
+                    client,
+                    url,
+                    signing_secret.as_ref(),
+                    bearer_token.as_ref(),
+                    messages,
+                )
+                .await?;
+                (Some(outcome.0), outcome.1)
+            }
+            Sender::Nats {
+                url,
+                subject,
+                token,
+                timeout,
+                client,
+            } => {
+                let mut connected = client.lock().await;
+                publish(
+                    &mut connected,
+                    url,
+                    token.as_ref(),
+                    *timeout,
+                    subject,
+                    messages,
+                )
+                .await?;
+                (None, format!("published {} on {subject}", messages.len()))
+            }
+        };
+        Ok(Attempt {
+            status,
+            answer,
+            elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
+        })
+    }
+}
+
+/// A batch's idempotency key: the same events give the same key on every retry.
+fn batch_key(messages: &[Message]) -> String {
+    if let [(key, _)] = messages {
+        return key.clone();
+    }
+    let mut digest = Sha256::new();
+    for (key, _) in messages {
+        digest.update(key.as_bytes());
+        digest.update(b"\n");
+    }
+    format!("batch-{}", hex::encode(&digest.finalize()[..16]))
+}
+
+fn cut(text: &str) -> String {
+    text.chars().take(MAX_ANSWER_CHARS).collect()
+}
+
+async fn post(
+    client: &reqwest::Client,
+    url: &str,
+    signing_secret: Option<&SecretRef>,
+    bearer_token: Option<&SecretRef>,
+    messages: &[Message],
+) -> Result<(u16, String), Failure> {
+    let body = match messages {
+        [(_, message)] => message.clone(),
+        _ => json!({"batch": messages.iter().map(|(_, message)| message).collect::<Vec<_>>()}),
+    };
+    let body = serde_json::to_vec(&body).map_err(|error| Failure::retryable(error.to_string()))?;
+    let mut request = client
+        .post(url)
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .header("Idempotency-Key", batch_key(messages));
+    if let Some(secret) = signing_secret {
+        let secret = secret.read().map_err(Failure::retryable)?;
+        request = request.header(
+            SIGNATURE_HEADER,
+            sign(&secret, Utc::now().timestamp(), &body),
+        );
+    }
+    if let Some(token) = bearer_token {
+        request = request.bearer_auth(token.read().map_err(Failure::retryable)?);
+    }
+    let response = request
+        .body(body)
+        .send()
+        .await
+        // Connection refused, reset, timed out: the receiver may be back soon.
+        .map_err(|error| Failure::retryable(format!("http: {}", without_url(&error))))?;
+    let status = response.status();
+    let wait = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| retry_after(value, Utc::now(), MAX_RETRY_AFTER));
+    let answer = cut(&response.text().await.unwrap_or_default());
+    if status.is_success() {
+        return Ok((status.as_u16(), answer));
+    }
+    let code = status.as_u16();
+    Err(Failure {
+        reason: format!("http {code}: {answer}"),
+        // Timeouts, too early, too many requests and server errors pass; other refusals
+        // would be refused again.
+        retryable: matches!(code, 408 | 425 | 429) || status.is_server_error(),
+        retry_after: wait,
+        status: Some(code),
+    })
+}
+
+/// reqwest's errors name the URL, which may carry a token in its query.
+fn without_url(error: &reqwest::Error) -> String {
+    let mut text = error.to_string();
+    if let Some(url) = error.url() {
+        text = text.replace(url.as_str(), "the webhook");
+    }
+    if let Some(source) = std::error::Error::source(error) {
+        text = format!("{text}: {source}");
+    }
+    text
+}
+
+async fn publish(
+    connected: &mut Option<async_nats::Client>,
+    url: &str,
+    token: Option<&SecretRef>,
+    timeout: Duration,
+    subject: &str,
+    messages: &[Message],
+) -> Result<(), Failure> {
+    if connected.is_none() {
+        let mut options = async_nats::ConnectOptions::new()
+            .connection_timeout(timeout)
+            .name("silta");
+        if let Some(token) = token {
+            options = options.token(token.read().map_err(Failure::retryable)?);
+        }
+        let client = tokio::time::timeout(timeout, options.connect(url))
+            .await
+            .map_err(|_| Failure::retryable("nats: connecting timed out".to_string()))?
+            .map_err(|error| Failure::retryable(format!("nats: {error}")))?;
+        *connected = Some(client);
+    }
+    let Some(client) = connected.as_ref() else {
+        return Err(Failure::retryable("nats: not connected".to_string()));
+    };
+    let sending = async {
+        for (key, message) in messages {
+            let mut headers = async_nats::HeaderMap::new();
+            // JetStream streams on the subject drop duplicates by this header.
+            headers.insert("Nats-Msg-Id", key.as_str());
+            let payload = serde_json::to_vec(message).unwrap_or_default();
+            client
+                .publish_with_headers(subject.to_string(), headers, payload.into())
+                .await
+                .map_err(|error| Failure::retryable(format!("nats: {error}")))?;
+        }
+        // The server has the messages once the flush round trip returns.
+        client
+            .flush()
+            .await
+            .map_err(|error| Failure::retryable(format!("nats: {error}")))
+    };
+    tokio::time::timeout(timeout, sending)
+        .await
+        .map_err(|_| Failure::retryable("nats: publishing timed out".to_string()))?
+}

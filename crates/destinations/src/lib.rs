@@ -1,0 +1,26 @@
+//! Destinations: the systems Silta feeds with what it collects (webhooks, NATS subjects). A
+//! destination's configuration, the filter and mapping of what it receives, its durable queue
+//! and dead-letter queue (`<data>/outbox.redb`), and the worker that delivers at least once
+//! with retries, backoff and jitter.
+
+mod config;
+mod deliver;
+mod mapping;
+mod outbox;
+mod retry;
+mod segment;
+mod signature;
+mod stats;
+mod worker;
+
+pub use config::{
+    ConfigError, DeliveryPolicy, Destination, DestinationSpec, Filter, SecretRef, Target,
+};
+pub use deliver::{Attempt, Failure, Message, Sender};
+pub use mapping::{FieldRule, Mapping, Transform};
+pub use outbox::{DeadLetter, Outbox, OutboxError, Queued};
+pub use retry::{backoff, retry_after};
+pub use segment::segment_json;
+pub use signature::{SIGNATURE_HEADER, sign};
+pub use stats::{DestinationStats, Stats};
+pub use worker::{ConsentGate, Worker, message_for};

@@ -1,0 +1,153 @@
+//! One task per destination: it takes the oldest queued events, leaves out those of people who
+//! did not consent to the destination's purpose, sends the rest and removes them once the
+//! receiver has them. A failure holds the queue and is retried after a backoff (or the
+//! receiver's `Retry-After`); a permanent refusal, or the last allowed attempt, moves the batch
+//! to the dead-letter queue. Each destination waits only for itself.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use rand::SeedableRng;
+use serde_json::Value;
+use silta_model::Event;
+use tokio::sync::Notify;
+
+use crate::config::Destination;
+use crate::deliver::{Failure, Message, Sender};
+use crate::outbox::{Outbox, Queued};
+use crate::retry::backoff;
+use crate::segment::segment_json;
+use crate::stats::Stats;
+
+/// Whether a person granted a purpose, asked at delivery time so a withdrawal made while an
+/// event waited in the queue still counts.
+pub trait ConsentGate: Send + Sync {
+    fn granted(&self, purpose: &str, event: &Event) -> bool;
+}
+
+/// How long an idle worker sleeps when nothing wakes it (a safety net; enqueues wake it).
+const IDLE_POLL: Duration = Duration::from_secs(1);
+/// How long a worker waits after the outbox itself failed.
+const OUTBOX_RETRY: Duration = Duration::from_secs(1);
+
+pub struct Worker {
+    pub destination: Destination,
+    pub outbox: Arc<Outbox>,
+    pub sender: Sender,
+    pub consent: Arc<dyn ConsentGate>,
+    pub stats: Arc<Stats>,
+    pub wake: Arc<Notify>,
+}
+
+/// The message a destination receives for `event`: its mapping applied to the Segment JSON.
+pub fn message_for(destination: &Destination, event: &Event) -> Message {
+    let segment = segment_json(event);
+    let message: Value = match &destination.spec.mapping {
+        Some(mapping) => mapping.apply(&segment),
+        None => segment,
+    };
+    (format!("{}:{}", event.source_id, event.message_id), message)
+}
+
+impl Worker {
+    /// Delivers until the task is aborted (the destination was changed, disabled or deleted).
+    pub async fn run(self) {
+        let id = self.destination.id.as_str();
+        let policy = &self.destination.spec.delivery;
+        let mut random = rand::rngs::StdRng::from_os_rng();
+        let mut failed_attempts = 0u32;
+        loop {
+            let batch = match self.outbox.peek(id, policy.batch_size) {
+                Ok(batch) => batch,
+                Err(error) => {
+                    tracing::error!(destination = id, %error, "could not read the outbox");
+                    tokio::time::sleep(OUTBOX_RETRY).await;
+                    continue;
+                }
+            };
+            if batch.is_empty() {
+                let _ = tokio::time::timeout(IDLE_POLL, self.wake.notified()).await;
+                continue;
+            }
+            let (allowed, refused): (Vec<Queued>, Vec<Queued>) =
+                batch.into_iter().partition(|queued| {
+                    self.consent
+                        .granted(&self.destination.spec.purpose, &queued.event)
+                });
+            if !refused.is_empty() {
+                let seqs: Vec<u64> = refused.iter().map(|queued| queued.seq).collect();
+                if self.acknowledge(&seqs).await {
+                    self.stats.suppressed(seqs.len());
+                }
+            }
+            if allowed.is_empty() {
+                continue;
+            }
+            let messages: Vec<Message> = allowed
+                .iter()
+                .map(|queued| message_for(&self.destination, &queued.event))
+                .collect();
+            match self.sender.send(&messages).await {
+                Ok(_) => {
+                    let seqs: Vec<u64> = allowed.iter().map(|queued| queued.seq).collect();
+                    if self.acknowledge(&seqs).await {
+                        let now = Utc::now();
+                        self.stats.delivered(allowed.iter().map(|queued| {
+                            (now - queued.event.received_at)
+                                .to_std()
+                                .unwrap_or_default()
+                        }));
+                    }
+                    failed_attempts = 0;
+                }
+                Err(failure) => {
+                    failed_attempts += 1;
+                    self.stats.failed(&failure.reason);
+                    tracing::warn!(
+                        destination = id,
+                        attempt = failed_attempts,
+                        status = failure.status,
+                        retryable = failure.retryable,
+                        "delivery failed"
+                    );
+                    if !failure.retryable || failed_attempts >= policy.max_attempts {
+                        self.dead_letter(&allowed, &failure, failed_attempts).await;
+                        failed_attempts = 0;
+                        continue;
+                    }
+                    let wait = backoff(policy, failed_attempts, &mut random)
+                        .max(failure.retry_after.unwrap_or_default());
+                    self.stats.set_retrying(true);
+                    tokio::time::sleep(wait).await;
+                    self.stats.set_retrying(false);
+                }
+            }
+        }
+    }
+
+    /// Removes events from the queue; false if the outbox failed (they will be sent again).
+    async fn acknowledge(&self, seqs: &[u64]) -> bool {
+        match self.outbox.ack(&self.destination.id, seqs) {
+            Ok(()) => true,
+            Err(error) => {
+                tracing::error!(destination = %self.destination.id, %error, "could not remove delivered events");
+                tokio::time::sleep(OUTBOX_RETRY).await;
+                false
+            }
+        }
+    }
+
+    async fn dead_letter(&self, events: &[Queued], failure: &Failure, attempts: u32) {
+        match self
+            .outbox
+            .dead_letter(&self.destination.id, events, &failure.reason, attempts)
+        {
+            Ok(()) => self.stats.dead_lettered(events.len()),
+            Err(error) => {
+                tracing::error!(destination = %self.destination.id, %error, "could not dead-letter events");
+                tokio::time::sleep(OUTBOX_RETRY).await;
+            }
+        }
+    }
+}
