@@ -9,8 +9,13 @@ cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/silta-target}"
 export CARGO_TERM_COLOR=never
 
-# openssl makes the certificates of the HTTPS tests.
-command -v openssl >/dev/null || { apt-get update -qq && apt-get install -y -qq openssl; }
+# openssl makes the certificates of the HTTPS tests; nats-server is the NATS destinations' peer.
+missing=()
+command -v openssl >/dev/null || missing+=(openssl)
+command -v nats-server >/dev/null || missing+=(nats-server)
+if [ ${#missing[@]} -gt 0 ]; then
+  apt-get update -qq && apt-get install -y -qq "${missing[@]}"
+fi
 python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore -r tests/python/requirements.txt
 (cd tests/node && npm install --no-audit --no-fund --loglevel=error)
 # GrowthBook's stats engine pins numpy below 2, which the deltalake reader cannot use: it gets

@@ -101,6 +101,11 @@ enum Command {
         #[command(subcommand)]
         command: commands::media_mix::MediaMixCommand,
     },
+    /// Destinations: the systems Silta feeds (webhooks, NATS), their queues and dead letters.
+    Destinations {
+        #[command(subcommand)]
+        command: commands::destinations::DestinationsCommand,
+    },
     /// Load the seeded multi-channel demo data set through the ingestion path.
     Demo(commands::demo::DemoArgs),
     /// Benchmarks against a named peer measured in the same run.
@@ -154,6 +159,7 @@ fn main() -> anyhow::Result<()> {
                 commands::contracts::run_quarantine(config, command).await
             }
             Command::Violations(args) => commands::contracts::run_violations(config, args).await,
+            Command::Destinations { command } => commands::destinations::run(config, command).await,
             Command::Demo(args) => commands::demo::run(config, args).await,
             Command::Bench { command } => commands::bench::run(config, command).await,
         }

@@ -1,7 +1,8 @@
 //! What a destination is: where it delivers, for which purpose, what it receives and how it
-//! retries. Secrets are never stored: a destination names the environment variable that holds
-//! each one, and the value is read when a delivery needs it.
+//! retries. Secrets are never stored: a destination names the environment variable or the file
+//! that holds each one, and the value is read when a delivery needs it.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -90,35 +91,64 @@ impl Target {
     }
 }
 
-/// A secret held in the environment of the Silta process, by variable name.
+/// Where a secret is held: an environment variable of the Silta process, or a file (a mounted
+/// secret). The value is read when a delivery needs it, so a rotated file takes effect at once.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SecretRef {
-    pub env: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<PathBuf>,
 }
 
+/// Secrets longer than this are refused when read (a wrong file, not a secret).
+const MAX_SECRET_BYTES: u64 = 64 * 1024;
+
 impl SecretRef {
-    /// The secret's value, read now so that a rotated variable takes effect on restart.
     pub fn read(&self) -> Result<String, String> {
-        match std::env::var(&self.env) {
-            Ok(value) if !value.is_empty() => Ok(value),
-            _ => Err(format!("environment variable {} is not set", self.env)),
+        let value = match (&self.env, &self.file) {
+            (Some(name), _) => std::env::var(name)
+                .map_err(|_| format!("environment variable {name} is not set"))?,
+            (None, Some(path)) => {
+                let unreadable = |_| format!("secret file {} cannot be read", path.display());
+                let size = std::fs::metadata(path).map_err(unreadable)?.len();
+                if size > MAX_SECRET_BYTES {
+                    return Err(format!("secret file {} is too large", path.display()));
+                }
+                std::fs::read_to_string(path).map_err(unreadable)?
+            }
+            (None, None) => return Err("a secret names neither env nor file".to_string()),
+        };
+        let value = value.trim_end_matches(['\r', '\n']).to_string();
+        if value.is_empty() {
+            return Err("the secret is empty".to_string());
         }
+        Ok(value)
     }
 
     fn validate(&self, field: &str) -> Result<(), ConfigError> {
-        let mut characters = self.env.chars();
-        let starts_well = characters
-            .next()
-            .is_some_and(|first| first.is_ascii_uppercase() || first == '_');
-        let rest_well =
-            characters.all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
-        if !starts_well || !rest_well || self.env.len() > 128 {
-            return Err(invalid(format!(
-                "{field}.env must be an environment variable name such as HOOK_SECRET"
-            )));
+        match (&self.env, &self.file) {
+            (Some(name), None) => {
+                let mut characters = name.chars();
+                let starts_well = characters
+                    .next()
+                    .is_some_and(|first| first.is_ascii_uppercase() || first == '_');
+                let rest_well =
+                    characters.all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+                if !starts_well || !rest_well || name.len() > 128 {
+                    return Err(invalid(format!(
+                        "{field}.env must be an environment variable name such as HOOK_SECRET"
+                    )));
+                }
+                Ok(())
+            }
+            (None, Some(path)) if path.is_absolute() => Ok(()),
+            (None, Some(_)) => Err(invalid(format!("{field}.file must be an absolute path"))),
+            _ => Err(invalid(format!(
+                "{field} must name exactly one of `env` and `file`"
+            ))),
         }
-        Ok(())
     }
 }
 
@@ -192,8 +222,13 @@ impl DeliveryPolicy {
 }
 
 impl DestinationSpec {
-    /// Checks everything a user can get wrong; `purposes` are the configured consent purposes.
-    pub fn validate(&self, purposes: &[String]) -> Result<(), ConfigError> {
+    /// Checks everything a user can get wrong; `purposes` are the configured consent purposes,
+    /// `allowed_hosts` the hosts destinations may reach (empty: any).
+    pub fn validate(
+        &self,
+        purposes: &[String],
+        allowed_hosts: &[String],
+    ) -> Result<(), ConfigError> {
         let name_chars = self.name.trim().chars().count();
         if name_chars == 0 || name_chars > MAX_NAME_CHARS {
             return Err(invalid(format!(
@@ -207,7 +242,7 @@ impl DestinationSpec {
                 purposes.join(", ")
             )));
         }
-        self.validate_target()?;
+        self.validate_target(allowed_hosts)?;
         let filter = &self.filter;
         if filter.sources.len() + filter.events.len() > MAX_FILTER_ENTRIES {
             return Err(invalid(format!(
@@ -244,14 +279,14 @@ impl DestinationSpec {
         Ok(())
     }
 
-    fn validate_target(&self) -> Result<(), ConfigError> {
+    fn validate_target(&self, allowed_hosts: &[String]) -> Result<(), ConfigError> {
         match &self.target {
             Target::Webhook {
                 url,
                 signing_secret,
                 bearer_token,
             } => {
-                check_url(url, &["http", "https"])?;
+                check_url(url, &["http", "https"], allowed_hosts)?;
                 if let Some(secret) = signing_secret {
                     secret.validate("target.signing_secret")?;
                 }
@@ -264,7 +299,7 @@ impl DestinationSpec {
                 subject,
                 token,
             } => {
-                check_url(url, &["nats", "tls"])?;
+                check_url(url, &["nats", "tls"], allowed_hosts)?;
                 check_subject(subject)?;
                 if let Some(token) = token {
                     token.validate("target.token")?;
@@ -280,7 +315,7 @@ impl DestinationSpec {
     }
 }
 
-fn check_url(url: &str, schemes: &[&str]) -> Result<(), ConfigError> {
+fn check_url(url: &str, schemes: &[&str], allowed_hosts: &[String]) -> Result<(), ConfigError> {
     if url.len() > MAX_URL_CHARS {
         return Err(invalid(format!(
             "target.url is longer than {MAX_URL_CHARS} characters"
@@ -299,7 +334,26 @@ fn check_url(url: &str, schemes: &[&str]) -> Result<(), ConfigError> {
             "target.url must not hold credentials: name an environment variable instead",
         ));
     }
+    let host = parsed.host_str().unwrap_or_default().to_ascii_lowercase();
+    if !allowed_hosts.is_empty()
+        && !allowed_hosts
+            .iter()
+            .any(|allowed| host_matches(allowed, &host))
+    {
+        return Err(invalid(format!(
+            "target.url's host `{host}` is not among the hosts destinations may reach (destination_hosts)"
+        )));
+    }
     Ok(())
+}
+
+/// `crm.example.com` matches itself; `*.example.com` matches its subdomains.
+fn host_matches(allowed: &str, host: &str) -> bool {
+    let allowed = allowed.to_ascii_lowercase();
+    match allowed.strip_prefix("*.") {
+        Some(domain) => host.ends_with(&format!(".{domain}")),
+        None => allowed == host,
+    }
 }
 
 /// A publishable NATS subject: dot-separated tokens, no wildcards or whitespace.
@@ -342,7 +396,21 @@ mod tests {
     #[test]
     fn a_plain_webhook_is_valid_with_defaults() {
         let spec = spec(webhook());
-        assert_eq!(spec.validate(&purposes()), Ok(()));
+        assert_eq!(spec.validate(&purposes(), &[]), Ok(()));
+        assert_eq!(
+            spec.validate(&purposes(), &["*.example.com".to_string()]),
+            Ok(())
+        );
+        let refused = spec
+            .validate(
+                &purposes(),
+                &["127.0.0.1".to_string(), "*.other.com".to_string()],
+            )
+            .expect_err("host not allowed");
+        assert!(
+            refused.0.contains("`crm.example.com` is not among"),
+            "{refused}"
+        );
         assert_eq!(spec.delivery.batch_size, 1);
         assert!(spec.enabled);
     }
@@ -369,6 +437,16 @@ mod tests {
                 json!({"target": {"type": "nats", "url": "nats://127.0.0.1:4222", "subject": "a.*"}}),
                 "target.subject",
             ),
+            (
+                json!({"target": {"type": "webhook", "url": "https://x.example",
+                                  "bearer_token": {"file": "relative/path"}}}),
+                "absolute path",
+            ),
+            (
+                json!({"target": {"type": "webhook", "url": "https://x.example",
+                                  "bearer_token": {}}}),
+                "exactly one",
+            ),
             (json!({"delivery": {"batch_size": 0}}), "batch_size"),
             (json!({"delivery": {"max_attempts": 1000}}), "max_attempts"),
             (
@@ -381,7 +459,7 @@ mod tests {
             for (key, field) in change.as_object().expect("object") {
                 value[key] = field.clone();
             }
-            let error = spec(value).validate(&purposes()).expect_err("invalid");
+            let error = spec(value).validate(&purposes(), &[]).expect_err("invalid");
             assert!(error.0.contains(expected), "{error} lacks {expected}");
         }
     }

@@ -278,7 +278,7 @@ impl Identity {
 }
 
 impl AppliedEvents for Identity {
-    fn applied(&self, events: &[&Event]) {
+    fn applied(&self, events: &[&Event]) -> Result<(), String> {
         // In log order, the order a rebuild reads the table in: a restart gives the same
         // profiles.
         let mut graph = self
@@ -288,5 +288,6 @@ impl AppliedEvents for Identity {
         for &event in events {
             graph.observe(event);
         }
+        Ok(())
     }
 }

@@ -14,8 +14,9 @@ use crate::config::Retention;
 use crate::contracts::{plans, quarantine, violations};
 use crate::rate_limit::RateLimiter;
 use crate::{
-    Config, Ingestor, admin, analytics, audiences, bots, consent, demo, experiment_results,
-    experiments, ingest, media_mix, profiles, query, retention, spend, subjects,
+    Config, Ingestor, admin, analytics, audiences, bots, consent, demo, destinations,
+    experiment_results, experiments, ingest, media_mix, profiles, query, retention, spend,
+    subjects,
 };
 
 /// Everything a request handler needs. Cheap to clone.
@@ -33,6 +34,8 @@ pub struct AppState {
     pub public_url: Option<String>,
     pub retention: Retention,
     pub media_mix: Arc<media_mix::Models>,
+    pub destinations: Arc<destinations::Destinations>,
+    pub destination_hosts: Arc<Vec<String>>,
 }
 
 impl AppState {
@@ -42,6 +45,7 @@ impl AppState {
         ingestor: Ingestor,
         query_limits: QueryLimits,
         identity: Arc<Identity>,
+        destinations: Arc<destinations::Destinations>,
         config: &Config,
     ) -> AppState {
         AppState {
@@ -56,6 +60,8 @@ impl AppState {
             public_url: config.public_url.clone(),
             retention: config.retention.clone(),
             media_mix: Arc::new(media_mix::Models::open(&config.data)),
+            destinations,
+            destination_hosts: Arc::new(config.destination_hosts.clone()),
         }
     }
 }
@@ -232,6 +238,29 @@ pub fn app(state: AppState) -> Router {
             "/v1/media-mix/models/{id}/scenarios",
             post(media_mix::scenarios_route),
         )
+        .route(
+            "/v1/destinations",
+            get(destinations::routes::list).post(destinations::routes::create),
+        )
+        .route(
+            "/v1/destinations/{id}",
+            get(destinations::routes::get)
+                .put(destinations::routes::replace)
+                .delete(destinations::routes::delete),
+        )
+        .route(
+            "/v1/destinations/{id}/test",
+            post(destinations::routes::test),
+        )
+        .route(
+            "/v1/destinations/{id}/dead-letters",
+            get(destinations::routes::dead_letters),
+        )
+        .route(
+            "/v1/destinations/{id}/dead-letters/replay",
+            post(destinations::routes::replay),
+        )
+        .route("/metrics", get(destinations::routes::metrics))
         .route("/v1/demo", post(demo::load))
         .route("/v1/profiles/{id}/merges", get(profiles::get_merges))
         .route("/v1/profiles/{kind}/{value}", get(profiles::get_profile))

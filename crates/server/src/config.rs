@@ -45,6 +45,8 @@ pub struct Config {
     /// Request rates beyond which live traffic counts as a bot's.
     pub bots: BotLimits,
     pub pseudonymise: Pseudonymisation,
+    /// Hosts destinations may deliver to (`crm.example.com`, `*.example.com`); empty: any.
+    pub destination_hosts: Vec<String>,
 }
 
 /// Fields replaced by a keyed hash at collection, e.g. `["traits.email", "user_id"]`.
@@ -137,6 +139,7 @@ impl Default for Config {
             audience_refresh_minutes: 60,
             bots: BotLimits::default(),
             pseudonymise: Pseudonymisation::default(),
+            destination_hosts: Vec::new(),
         }
     }
 }

@@ -11,6 +11,7 @@ mod config;
 mod consent;
 mod contracts;
 mod demo;
+mod destinations;
 mod error;
 mod experiment_results;
 mod experiments;
@@ -48,6 +49,10 @@ pub use contracts::quarantine::{
 };
 pub use contracts::violations::{ViolationCounts, ViolationsQuery, count_violations};
 pub use demo::{DemoReport, DemoRequest, load_demo};
+pub use destinations::manage::{
+    create_destination, dead_letters, delete_destination, list_destinations, replace_destination,
+    replay_dead_letters, show_destination, test_destination,
+};
 pub use error::ApiError;
 pub use experiment_results::experiment_results;
 pub use ingest::{IngestOutcome, Ingestor};

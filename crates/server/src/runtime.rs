@@ -18,6 +18,7 @@ use tokio::sync::mpsc;
 
 use crate::config::MIN_ADMIN_TOKEN_CHARS;
 use crate::contracts::Contracts;
+use crate::destinations::Destinations;
 use crate::{AppState, Config, Ingestor, app};
 
 /// The event store and identity graph of a data directory, opened without a server (for the
@@ -38,6 +39,7 @@ pub async fn open_offline(
     store.add_query_extension(Arc::new(SqlTables(identity.clone())));
     let mut applier = Applier::new(store.clone()).await?;
     applier.observe_with(identity.clone());
+    // Nothing applied here is committed: a server's start replays it again for destinations.
     applier.recover(silta_wal::read_all(&config.data.join("wal"), false)?)?;
     Ok((store, identity, rebuilt))
 }
@@ -63,6 +65,8 @@ pub enum StartError {
     Pseudonymise(String),
     #[error("tracking plan: {0}")]
     Plan(String),
+    #[error(transparent)]
+    Outbox(#[from] silta_destinations::OutboxError),
     #[error("i/o error on {path}: {source}")]
     Io {
         path: PathBuf,
@@ -104,6 +108,7 @@ pub struct Silta {
 
 impl Drop for Silta {
     fn drop(&mut self) {
+        self.state.destinations.abort_all();
         if let Some(runtime) = self.commit_runtime.take() {
             runtime.shutdown_background();
         }
@@ -140,8 +145,16 @@ impl Silta {
         store.add_query_extension(Arc::new(crate::audiences::AudienceTables(
             credentials.clone(),
         )));
+        install_tls_provider();
+        let destinations = Destinations::open(&config.data, identity.clone())?;
         let mut applier = Applier::new(store.clone()).await?;
         applier.observe_with(identity.clone());
+        // After identity: a destination's consent check reads the profile the event updated.
+        applier.observe_with(destinations.clone());
+        // Before the WAL's replay, so that replayed events reach the destinations too.
+        for destination in credentials.destinations()? {
+            destinations.install(destination);
+        }
         let (durable_sender, durable_receiver) = mpsc::unbounded_channel();
         let (wal, recovered) = Wal::<Ingested>::open(
             &config.data.join("wal"),
@@ -195,6 +208,7 @@ impl Silta {
             ingestor,
             query_limits,
             identity,
+            destinations.clone(),
             &config,
         );
         let resumed = crate::subjects::resume_erasures(&state).map_err(io_error(&config.data))?;
@@ -253,6 +267,7 @@ impl Silta {
     /// Stops the background stages and commits what is buffered. Records still travelling from
     /// the WAL to the buffer are replayed on the next start.
     pub async fn shutdown(mut self) -> Result<(), StartError> {
+        self.state.destinations.stop_all().await;
         let outcome = self.state.store.flush().await?;
         self.state
             .ingestor

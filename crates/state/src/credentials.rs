@@ -218,6 +218,7 @@ impl StateStore {
         transaction.open_table(SUPPRESSED)?;
         transaction.open_table(SETTINGS)?;
         transaction.open_table(EXPERIMENTS)?;
+        transaction.open_table(crate::destinations::DESTINATIONS)?;
         transaction.open_table(crate::audiences::AUDIENCES)?;
         transaction.open_table(crate::audiences::MEMBERS)?;
         transaction.open_table(crate::audiences::BY_PROFILE)?;

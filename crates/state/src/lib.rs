@@ -6,6 +6,7 @@
 mod audiences;
 mod audit;
 mod credentials;
+mod destinations;
 mod experiments;
 mod plans;
 mod roles;

@@ -23,9 +23,11 @@ const RECOVERY_CHUNK: usize = 10_000;
 /// How often stale entries leave the dedupe index.
 const DEDUPE_PRUNE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
 
-/// Told about every event the moment it is applied, in log order (identity resolution).
+/// Told about every event the moment it is applied, in log order (identity resolution, the
+/// destinations' outbox). An error stops the apply stage before the events are buffered, so
+/// they stay in the WAL for the next start.
 pub trait AppliedEvents: Send + Sync {
-    fn applied(&self, events: &[&Event]);
+    fn applied(&self, events: &[&Event]) -> Result<(), String>;
 }
 
 pub struct Applier {
@@ -184,18 +186,18 @@ impl Applier {
         let violations_rows = (!reports.is_empty())
             .then(|| violations_batch(&reports))
             .transpose()?;
+        if !events.is_empty() {
+            let in_order: Vec<&Event> = events.iter().map(|(_, event)| *event).collect();
+            for observer in &self.observers {
+                observer.applied(&in_order).map_err(StoreError::Observer)?;
+            }
+        }
         for (_, event) in &events {
             self.dedupe.record(
                 dedupe::key(&event.source_id, &event.message_id),
                 event.received_at.timestamp_micros(),
                 window_start,
             );
-        }
-        if !events.is_empty() {
-            let in_order: Vec<&Event> = events.iter().map(|(_, event)| *event).collect();
-            for observer in &self.observers {
-                observer.applied(&in_order);
-            }
         }
         let (buffered_rows, applied_lsn) = {
             let mut shared = self.store.write_shared();

@@ -25,4 +25,6 @@ pub enum StoreError {
     CorruptRecord { lsn: u64, message: String },
     #[error("query exceeded its time limit of {0} ms")]
     QueryTimeout(u128),
+    #[error("an observer of applied events failed: {0}")]
+    Observer(String),
 }

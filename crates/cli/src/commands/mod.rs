@@ -4,6 +4,7 @@ pub mod audit;
 pub mod bench;
 pub mod contracts;
 pub mod demo;
+pub mod destinations;
 pub mod experiments;
 pub mod media_mix;
 pub mod profiles;

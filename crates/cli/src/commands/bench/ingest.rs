@@ -30,19 +30,36 @@ pub struct IngestArgs {
     pub paced_seconds: u64,
 }
 
+/// The context both calls share.
+macro_rules! event_context {
+    () => {
+        r#""library":{"name":"analytics-python","version":"2.3.3"},"ip":"203.0.113.45","userAgent":"Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15","page":{"path":"/products/merino-wool-sweater","referrer":"https://www.google.com/","title":"Merino Wool Sweater","url":"https://shop.example.com/products/merino-wool-sweater?utm_source=google&utm_medium=cpc&utm_campaign=winter"},"locale":"fi-FI","timezone":"Europe/Helsinki""#
+    };
+}
+
 /// One realistic track call as analytics-python sends it (about 900 bytes), split around the
 /// message id so that request bodies are built by copying.
-const EVENT_BEFORE_ID: &str = r#"{"type":"track","event":"Product Viewed","userId":"user-4711","anonymousId":"3f1c2a9e-6b7d-4a53-9a8e-2c1d5b7e9f01","properties":{"product_id":"sku-10423","name":"Merino Wool Sweater","category":"Knitwear","price":89.9,"currency":"EUR","quantity":1,"position":3,"url":"https://shop.example.com/products/merino-wool-sweater"},"context":{"library":{"name":"analytics-python","version":"2.3.3"},"ip":"203.0.113.45","userAgent":"Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15","page":{"path":"/products/merino-wool-sweater","referrer":"https://www.google.com/","title":"Merino Wool Sweater","url":"https://shop.example.com/products/merino-wool-sweater?utm_source=google&utm_medium=cpc&utm_campaign=winter"},"locale":"fi-FI","timezone":"Europe/Helsinki"},"timestamp":"2026-11-22T10:00:00.000000+00:00","integrations":{},"messageId":"bench-"#;
+const EVENT_BEFORE_ID: &str = concat!(
+    r#"{"type":"track","event":"Product Viewed","userId":"user-4711","anonymousId":"3f1c2a9e-6b7d-4a53-9a8e-2c1d5b7e9f01","properties":{"product_id":"sku-10423","name":"Merino Wool Sweater","category":"Knitwear","price":89.9,"currency":"EUR","quantity":1,"position":3,"url":"https://shop.example.com/products/merino-wool-sweater"},"context":{"#,
+    event_context!(),
+    r#"},"timestamp":"2026-11-22T10:00:00.000000+00:00","integrations":{},"messageId":"bench-"#
+);
+/// The same call from a site whose consent manager reports the visitor's analytics consent.
+pub(super) const CONSENTED_EVENT_BEFORE_ID: &str = concat!(
+    r#"{"type":"track","event":"Product Viewed","userId":"user-4711","anonymousId":"3f1c2a9e-6b7d-4a53-9a8e-2c1d5b7e9f01","properties":{"product_id":"sku-10423","name":"Merino Wool Sweater","category":"Knitwear","price":89.9,"currency":"EUR","quantity":1,"position":3,"url":"https://shop.example.com/products/merino-wool-sweater"},"context":{"consent":{"categoryPreferences":{"analytics":true}},"#,
+    event_context!(),
+    r#"},"timestamp":"2026-11-22T10:00:00.000000+00:00","integrations":{},"messageId":"bench-"#
+);
 const EVENT_AFTER_ID: &str = r#""}"#;
 
-fn batch_body(first_event: u64, events: u64) -> Vec<u8> {
-    let mut body = Vec::with_capacity((events as usize) * (EVENT_BEFORE_ID.len() + 32) + 64);
+pub(super) fn batch_body(event_before_id: &str, first_event: u64, events: u64) -> Vec<u8> {
+    let mut body = Vec::with_capacity((events as usize) * (event_before_id.len() + 32) + 64);
     body.extend_from_slice(br#"{"batch":["#);
     for number in first_event..first_event + events {
         if number != first_event {
             body.push(b',');
         }
-        body.extend_from_slice(EVENT_BEFORE_ID.as_bytes());
+        body.extend_from_slice(event_before_id.as_bytes());
         body.extend_from_slice(format!("{number:012}").as_bytes());
         body.extend_from_slice(EVENT_AFTER_ID.as_bytes());
     }
@@ -50,17 +67,18 @@ fn batch_body(first_event: u64, events: u64) -> Vec<u8> {
     body
 }
 
-struct Load {
-    client: reqwest::Client,
-    url: String,
-    write_key: String,
-    next_event: Arc<AtomicU64>,
+pub(super) struct Load {
+    pub client: reqwest::Client,
+    pub url: String,
+    pub write_key: String,
+    pub next_event: Arc<AtomicU64>,
+    pub event_before_id: &'static str,
 }
 
 impl Load {
-    async fn send(&self, batch_size: u64) -> anyhow::Result<()> {
+    pub async fn send(&self, batch_size: u64) -> anyhow::Result<()> {
         let first = self.next_event.fetch_add(batch_size, Ordering::Relaxed);
-        let body = batch_body(first, batch_size);
+        let body = batch_body(self.event_before_id, first, batch_size);
         let response = self
             .client
             .post(&self.url)
@@ -76,7 +94,7 @@ impl Load {
 }
 
 /// Sends `requests` requests as fast as `connections` workers can.
-async fn full_speed(
+pub(super) async fn full_speed(
     load: &Arc<Load>,
     label: &str,
     requests: u64,
@@ -114,7 +132,7 @@ async fn full_speed(
 /// Events per second one core parses out of the same batch bodies with serde_json.
 fn serde_json_ceiling(batch_size: u64) -> anyhow::Result<f64> {
     let bodies: Vec<Vec<u8>> = (0..64)
-        .map(|index| batch_body(index * batch_size, batch_size))
+        .map(|index| batch_body(EVENT_BEFORE_ID, index * batch_size, batch_size))
         .collect();
     let started = Instant::now();
     let mut events = 0u64;
@@ -256,6 +274,7 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
         url: format!("{}/v1/batch", server.base_url),
         write_key: server.write_key.clone(),
         next_event: Arc::new(AtomicU64::new(0)),
+        event_before_id: EVENT_BEFORE_ID,
     });
     println!(
         "silta bench ingest: `silta serve` in its own process, loopback HTTP, 200 only after fsync; client and server share this machine's {} cores",

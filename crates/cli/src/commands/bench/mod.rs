@@ -2,6 +2,7 @@
 //! run on the same machine.
 
 mod analytics;
+mod destinations;
 mod identity;
 mod ingest;
 mod mmm;
@@ -32,6 +33,8 @@ pub enum BenchCommand {
     Analytics(analytics::AnalyticsArgs),
     /// A media-mix fit and its ROI error beside PyMC-Marketing, and the budget optimiser.
     Mmm(mmm::MmmArgs),
+    /// Forwarding to a webhook and NATS while ingesting, and ingestion with a destination down.
+    Destinations(destinations::DestinationsArgs),
 }
 
 pub async fn run(_config: Config, command: BenchCommand) -> anyhow::Result<()> {
@@ -41,6 +44,7 @@ pub async fn run(_config: Config, command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Profiles(args) => profiles::run(args).await,
         BenchCommand::Analytics(args) => analytics::run(args).await,
         BenchCommand::Mmm(args) => mmm::run(args).await,
+        BenchCommand::Destinations(args) => destinations::run(args).await,
     }
 }
 

@@ -1,0 +1,210 @@
+//! Destinations in the running server: the fan-out that queues every applied event for each
+//! destination whose filter admits it, one delivery worker per enabled destination, and the
+//! HTTP routes that configure and observe them.
+
+pub mod manage;
+pub mod routes;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex, RwLock};
+
+use silta_destinations::{
+    ConsentGate, Destination, DestinationStats, Outbox, OutboxError, Sender, Stats, Worker,
+};
+use silta_identity::Identity;
+use silta_model::Event;
+use silta_store::AppliedEvents;
+use tokio::sync::Notify;
+
+/// `<data>/outbox.redb`.
+pub fn outbox_path(data: &Path) -> std::path::PathBuf {
+    data.join("outbox.redb")
+}
+
+/// Consent as the identity graph holds it for the event's person now.
+struct ProfileConsent(Arc<Identity>);
+
+impl ConsentGate for ProfileConsent {
+    fn granted(&self, purpose: &str, event: &Event) -> bool {
+        let graph = self.0.read();
+        graph
+            .profile_id_of(event.user_id.as_deref(), event.anonymous_id.as_deref())
+            .and_then(|id| graph.profile(id))
+            .is_some_and(|profile| profile.consent.granted(purpose))
+    }
+}
+
+/// An enabled destination as the fan-out sees it.
+#[derive(Clone)]
+struct Active {
+    destination: Arc<Destination>,
+    wake: Arc<Notify>,
+}
+
+pub struct Destinations {
+    outbox: Arc<Outbox>,
+    consent: Arc<dyn ConsentGate>,
+    /// Replaced whole on every change, so the apply stage reads it without waiting.
+    active: RwLock<Arc<Vec<Active>>>,
+    workers: Mutex<HashMap<String, tokio::task::JoinHandle<()>>>,
+    /// Counters since start, kept while a destination's worker is restarted by a change.
+    stats: Mutex<HashMap<String, Arc<Stats>>>,
+}
+
+impl Destinations {
+    pub fn open(data: &Path, identity: Arc<Identity>) -> Result<Arc<Destinations>, OutboxError> {
+        Ok(Arc::new(Destinations {
+            outbox: Arc::new(Outbox::open(&outbox_path(data))?),
+            consent: Arc::new(ProfileConsent(identity)),
+            active: RwLock::new(Arc::new(Vec::new())),
+            workers: Mutex::new(HashMap::new()),
+            stats: Mutex::new(HashMap::new()),
+        }))
+    }
+
+    pub fn outbox(&self) -> &Outbox {
+        &self.outbox
+    }
+
+    fn stats_of(&self, id: &str) -> Arc<Stats> {
+        let mut stats = self.stats.lock().unwrap_or_else(|p| p.into_inner());
+        stats.entry(id.to_string()).or_default().clone()
+    }
+
+    pub fn stats(&self, id: &str) -> Result<DestinationStats, OutboxError> {
+        let (queued, dead) = self.outbox.counts(id)?;
+        Ok(self.stats_of(id).snapshot(queued, dead))
+    }
+
+    /// Starts (or restarts, after a change) the fan-out and worker of `destination`; a
+    /// disabled one only keeps its queue.
+    pub fn install(&self, destination: Destination) {
+        self.stop(&destination.id);
+        if !destination.spec.enabled {
+            return;
+        }
+        let sender = match Sender::new(&destination.spec.target, &destination.spec.delivery) {
+            Ok(sender) => sender,
+            Err(error) => {
+                tracing::error!(destination = %destination.id, %error, "destination not started");
+                return;
+            }
+        };
+        let wake = Arc::new(Notify::new());
+        let destination = Arc::new(destination);
+        let worker = Worker {
+            destination: (*destination).clone(),
+            outbox: self.outbox.clone(),
+            sender,
+            consent: self.consent.clone(),
+            stats: self.stats_of(&destination.id),
+            wake: wake.clone(),
+        };
+        let handle = tokio::spawn(worker.run());
+        self.workers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(destination.id.clone(), handle);
+        let mut active = self.active.write().unwrap_or_else(|p| p.into_inner());
+        let mut next: Vec<Active> = active.iter().cloned().collect();
+        next.push(Active { destination, wake });
+        *active = Arc::new(next);
+    }
+
+    /// Stops the fan-out to and the worker of `id`; its queue stays.
+    pub fn stop(&self, id: &str) {
+        if let Some(handle) = self
+            .workers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id)
+        {
+            handle.abort();
+        }
+        let mut active = self.active.write().unwrap_or_else(|p| p.into_inner());
+        if active.iter().any(|entry| entry.destination.id == id) {
+            let next: Vec<Active> = active
+                .iter()
+                .filter(|entry| entry.destination.id != id)
+                .cloned()
+                .collect();
+            *active = Arc::new(next);
+        }
+    }
+
+    /// Stops `id` and forgets its queue and dead letters.
+    pub fn remove(&self, id: &str) -> Result<(), OutboxError> {
+        self.stop(id);
+        self.stats
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id);
+        self.outbox.remove(id)
+    }
+
+    fn take_workers(&self) -> Vec<tokio::task::JoinHandle<()>> {
+        let mut workers = self.workers.lock().unwrap_or_else(|p| p.into_inner());
+        workers.drain().map(|(_, handle)| handle).collect()
+    }
+
+    /// Stops every worker and waits until they are gone (at shutdown); queued events wait for
+    /// the next start.
+    pub async fn stop_all(&self) {
+        for handle in self.take_workers() {
+            handle.abort();
+            let _ = handle.await;
+        }
+    }
+
+    /// [`Destinations::stop_all`] without waiting.
+    pub fn abort_all(&self) {
+        for handle in self.take_workers() {
+            handle.abort();
+        }
+    }
+
+    /// Wakes the worker of `id` (after dead letters were put back in its queue).
+    pub fn wake(&self, id: &str) {
+        let active = self
+            .active
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        for entry in active.iter().filter(|entry| entry.destination.id == id) {
+            entry.wake.notify_one();
+        }
+    }
+}
+
+impl AppliedEvents for Destinations {
+    fn applied(&self, events: &[&Event]) -> Result<(), String> {
+        let active = self
+            .active
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        if active.is_empty() {
+            return Ok(());
+        }
+        let mut queued = Vec::new();
+        let mut woken = vec![false; active.len()];
+        for &event in events {
+            for (index, entry) in active.iter().enumerate() {
+                if entry.destination.spec.filter.admits(event) {
+                    queued.push((entry.destination.id.as_str(), event));
+                    woken[index] = true;
+                }
+            }
+        }
+        self.outbox
+            .enqueue(&queued)
+            .map_err(|error| error.to_string())?;
+        for (entry, woken) in active.iter().zip(woken) {
+            if woken {
+                entry.wake.notify_one();
+            }
+        }
+        Ok(())
+    }
+}
