@@ -111,6 +111,9 @@ pub async fn replay(
     Ok(Json(manage::replay_dead_letters(&state, &id, &actor)?))
 }
 
+/// One figure of a destination, as a Prometheus sample value.
+type Figure = fn(&DestinationStats) -> f64;
+
 /// `GET /metrics`: delivery counters and queue depths per destination, and the store's
 /// buffer, in Prometheus' text format.
 pub async fn metrics(
@@ -126,7 +129,7 @@ pub async fn metrics(
         store.buffered_rows
     );
     let destinations = state.credentials.destinations()?;
-    let series: [(&str, &str, fn(&DestinationStats) -> f64); 7] = [
+    let series: [(&str, &str, Figure); 7] = [
         ("silta_destination_delivered_total", "counter", |s| {
             s.delivered as f64
         }),
