@@ -20,7 +20,7 @@ class Receiver(http.server.BaseHTTPRequestHandler):
 
     def do_POST(self):
         body = self.rfile.read(int(self.headers["Content-Length"]))
-        Receiver.received.append((dict(self.headers), body))
+        Receiver.received.append((self.headers, body))
         self.send_response(204)
         self.end_headers()
 
