@@ -167,6 +167,9 @@ pub struct Filter {
     /// Events flagged as bots are left out unless this is set.
     #[serde(default)]
     pub include_bots: bool,
+    /// Only people in one of these audiences (as last computed), checked at delivery.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub audiences: Vec<String>,
 }
 
 impl Filter {
@@ -194,7 +197,8 @@ impl Filter {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DeliveryPolicy {
-    /// Events per request (webhooks); NATS always sends one message per event.
+    /// Events per request for webhooks; for NATS, messages (one per event) published together
+    /// and confirmed by one flush.
     pub batch_size: usize,
     /// Attempts before a batch goes to the dead-letter queue.
     pub max_attempts: u32,
@@ -244,9 +248,10 @@ impl DestinationSpec {
         }
         self.validate_target(allowed_hosts)?;
         let filter = &self.filter;
-        if filter.sources.len() + filter.events.len() > MAX_FILTER_ENTRIES {
+        if filter.sources.len() + filter.events.len() + filter.audiences.len() > MAX_FILTER_ENTRIES
+        {
             return Err(invalid(format!(
-                "filter lists at most {MAX_FILTER_ENTRIES} sources and events together"
+                "filter lists at most {MAX_FILTER_ENTRIES} sources, events and audiences together"
             )));
         }
         if let Some(mapping) = &self.mapping {
@@ -303,11 +308,6 @@ impl DestinationSpec {
                 check_subject(subject)?;
                 if let Some(token) = token {
                     token.validate("target.token")?;
-                }
-                if self.delivery.batch_size != 1 {
-                    return Err(invalid(
-                        "delivery.batch_size must be 1 for NATS: each event is one message",
-                    ));
                 }
             }
         }
@@ -478,6 +478,7 @@ mod tests {
             types: vec![EventType::Track],
             events: vec!["Order Completed".into()],
             include_bots: false,
+            audiences: Vec::new(),
         };
         let order = Event {
             source_id: "web".into(),

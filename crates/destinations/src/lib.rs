@@ -23,4 +23,4 @@ pub use retry::{backoff, retry_after};
 pub use segment::segment_json;
 pub use signature::{SIGNATURE_HEADER, sign};
 pub use stats::{DestinationStats, Stats};
-pub use worker::{ConsentGate, Worker, message_for};
+pub use worker::{People, Worker, message_for};

@@ -100,9 +100,20 @@ impl Outbox {
             let mut queue = transaction.open_table(QUEUE)?;
             let mut next = transaction.open_table(NEXT)?;
             let mut counts = transaction.open_table(COUNTS)?;
+            // Items come event by event: one encoding serves every destination of an event.
+            let mut encoded: Option<(*const Event, Vec<u8>)> = None;
             for (destination, event) in items {
                 let seq = next.get(*destination)?.map_or(0, |seq| seq.value());
-                queue.insert((*destination, seq), encode(event)?.as_slice())?;
+                let same = encoded
+                    .as_ref()
+                    .is_some_and(|(last, _)| std::ptr::eq(*last, *event));
+                if !same {
+                    encoded = Some((std::ptr::from_ref(*event), encode(event)?));
+                }
+                let bytes = encoded
+                    .as_ref()
+                    .map_or(&[][..], |(_, bytes)| bytes.as_slice());
+                queue.insert((*destination, seq), bytes)?;
                 next.insert(*destination, seq + 1)?;
                 let (queued, dead) = counts.get(*destination)?.map_or((0, 0), |c| c.value());
                 counts.insert(*destination, (queued + 1, dead))?;
@@ -221,6 +232,12 @@ impl Outbox {
         })?;
         transaction.commit()?;
         Ok(replayed)
+    }
+
+    /// Makes every earlier commit durable, removals included (at shutdown).
+    pub fn sync(&self) -> Result<(), OutboxError> {
+        self.database.begin_write()?.commit()?;
+        Ok(())
     }
 
     /// (queued, dead-lettered) for `destination`.

@@ -12,6 +12,7 @@ pub struct Stats {
     failed_attempts: AtomicU64,
     dead_lettered: AtomicU64,
     suppressed: AtomicU64,
+    outside_audiences: AtomicU64,
     retrying: AtomicBool,
     /// Milliseconds from receipt at Silta to the receiver's answer, per event.
     latency_ms: Mutex<Histogram<u64>>,
@@ -25,6 +26,7 @@ impl Default for Stats {
             failed_attempts: AtomicU64::new(0),
             dead_lettered: AtomicU64::new(0),
             suppressed: AtomicU64::new(0),
+            outside_audiences: AtomicU64::new(0),
             retrying: AtomicBool::new(false),
             // Up to a day, three significant digits.
             latency_ms: Mutex::new(
@@ -42,6 +44,8 @@ pub struct DestinationStats {
     pub dead_lettered: u64,
     /// Events not sent because the person had not granted the destination's purpose.
     pub suppressed_without_consent: u64,
+    /// Events not sent because the person was in none of the filter's audiences.
+    pub outside_audiences: u64,
     pub retrying: bool,
     pub queued: u64,
     pub dead_letters: u64,
@@ -82,6 +86,11 @@ impl Stats {
         self.suppressed.fetch_add(count as u64, Ordering::Relaxed);
     }
 
+    pub(crate) fn outside_audiences(&self, count: usize) {
+        self.outside_audiences
+            .fetch_add(count as u64, Ordering::Relaxed);
+    }
+
     pub(crate) fn set_retrying(&self, retrying: bool) {
         self.retrying.store(retrying, Ordering::Relaxed);
     }
@@ -98,6 +107,7 @@ impl Stats {
             failed_attempts: self.failed_attempts.load(Ordering::Relaxed),
             dead_lettered: self.dead_lettered.load(Ordering::Relaxed),
             suppressed_without_consent: self.suppressed.load(Ordering::Relaxed),
+            outside_audiences: self.outside_audiences.load(Ordering::Relaxed),
             retrying: self.retrying.load(Ordering::Relaxed),
             queued,
             dead_letters,

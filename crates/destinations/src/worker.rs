@@ -1,5 +1,5 @@
 //! One task per destination: it takes the oldest queued events, leaves out those of people who
-//! did not consent to the destination's purpose, sends the rest and removes them once the
+//! did not consent to the destination's purpose or are outside its audiences, sends the rest and removes them once the
 //! receiver has them. A failure holds the queue and is retried after a backoff (or the
 //! receiver's `Retry-After`); a permanent refusal, or the last allowed attempt, moves the batch
 //! to the dead-letter queue. Each destination waits only for itself.
@@ -20,10 +20,13 @@ use crate::retry::backoff;
 use crate::segment::segment_json;
 use crate::stats::Stats;
 
-/// Whether a person granted a purpose, asked at delivery time so a withdrawal made while an
-/// event waited in the queue still counts.
-pub trait ConsentGate: Send + Sync {
+/// What is known of an event's person at delivery time, so a consent withdrawn (or an audience
+/// left) while the event waited in the queue still counts.
+pub trait People: Send + Sync {
+    /// Whether the person granted `purpose`.
     fn granted(&self, purpose: &str, event: &Event) -> bool;
+    /// Whether the person is a member of one of `audiences`.
+    fn in_any(&self, audiences: &[String], event: &Event) -> bool;
 }
 
 /// How long an idle worker sleeps when nothing wakes it (a safety net; enqueues wake it).
@@ -35,7 +38,7 @@ pub struct Worker {
     pub destination: Destination,
     pub outbox: Arc<Outbox>,
     pub sender: Sender,
-    pub consent: Arc<dyn ConsentGate>,
+    pub people: Arc<dyn People>,
     pub stats: Arc<Stats>,
     pub wake: Arc<Notify>,
 }
@@ -70,16 +73,25 @@ impl Worker {
                 let _ = tokio::time::timeout(IDLE_POLL, self.wake.notified()).await;
                 continue;
             }
-            let (allowed, refused): (Vec<Queued>, Vec<Queued>) =
-                batch.into_iter().partition(|queued| {
-                    self.consent
-                        .granted(&self.destination.spec.purpose, &queued.event)
-                });
-            if !refused.is_empty() {
-                let seqs: Vec<u64> = refused.iter().map(|queued| queued.seq).collect();
-                if self.acknowledge(&seqs).await {
-                    self.stats.suppressed(seqs.len());
+            let spec = &self.destination.spec;
+            let mut allowed = Vec::with_capacity(batch.len());
+            let (mut without_consent, mut outside_audiences) = (Vec::new(), Vec::new());
+            for queued in batch {
+                if !self.people.granted(&spec.purpose, &queued.event) {
+                    without_consent.push(queued.seq);
+                } else if !spec.filter.audiences.is_empty()
+                    && !self.people.in_any(&spec.filter.audiences, &queued.event)
+                {
+                    outside_audiences.push(queued.seq);
+                } else {
+                    allowed.push(queued);
                 }
+            }
+            if !without_consent.is_empty() && self.acknowledge(&without_consent).await {
+                self.stats.suppressed(without_consent.len());
+            }
+            if !outside_audiences.is_empty() && self.acknowledge(&outside_audiences).await {
+                self.stats.outside_audiences(outside_audiences.len());
             }
             if allowed.is_empty() {
                 continue;

@@ -104,12 +104,17 @@ pub struct Silta {
     /// The committer's own runtime: Parquet encoding and Delta commits are long CPU-bound polls
     /// that would otherwise hold up request handling on the same worker threads.
     commit_runtime: Option<tokio::runtime::Runtime>,
+    /// The apply stage's own runtime.
+    apply_runtime: Option<tokio::runtime::Runtime>,
 }
 
 impl Drop for Silta {
     fn drop(&mut self) {
         self.state.destinations.abort_all();
-        if let Some(runtime) = self.commit_runtime.take() {
+        for runtime in [self.commit_runtime.take(), self.apply_runtime.take()]
+            .into_iter()
+            .flatten()
+        {
             runtime.shutdown_background();
         }
     }
@@ -146,7 +151,7 @@ impl Silta {
             credentials.clone(),
         )));
         install_tls_provider();
-        let destinations = Destinations::open(&config.data, identity.clone())?;
+        let destinations = Destinations::open(&config.data, identity.clone(), credentials.clone())?;
         let mut applier = Applier::new(store.clone()).await?;
         applier.observe_with(identity.clone());
         // After identity: a destination's consent check reads the profile the event updated.
@@ -163,7 +168,15 @@ impl Silta {
             durable_sender,
         )?;
         let replayed_records = applier.recover(recovered)?;
-        let applying = tokio::spawn(applier.run(durable_receiver));
+        // The apply stage syncs the destinations' outbox: its own thread keeps those waits off
+        // the threads that answer requests.
+        let apply_runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("silta-apply")
+            .enable_all()
+            .build()
+            .map_err(io_error(&config.data))?;
+        let applying = apply_runtime.spawn(applier.run(durable_receiver));
         let release_wal = wal.clone();
         let commit_runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
@@ -222,6 +235,7 @@ impl Silta {
             replayed_records,
             background: vec![applying, committing],
             commit_runtime: Some(commit_runtime),
+            apply_runtime: Some(apply_runtime),
         })
     }
 

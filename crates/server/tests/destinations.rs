@@ -555,3 +555,68 @@ async fn a_nats_subject_gets_each_consented_event_with_its_idempotency_key() {
             .is_err()
     );
 }
+
+#[tokio::test]
+async fn an_audience_filter_sends_only_its_members_events() {
+    let silta = TestSilta::start().await;
+    let (receiver, url) = Receiver::start().await;
+    // ada is a "pro" member; bob is not.
+    send(
+        &silta,
+        vec![
+            json!({"type": "identify", "userId": "ada", "messageId": "a-id", "traits": {"plan": "pro"}}),
+            json!({"type": "identify", "userId": "bob", "messageId": "b-id", "traits": {"plan": "free"}}),
+        ],
+    )
+    .await;
+    let (status, audience) = silta
+        .call(
+            Method::PUT,
+            "/v1/audiences/pro",
+            &silta.marketer_token,
+            json!({"text": r#"trait(plan) = "pro""#}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{audience}");
+    assert_eq!(audience["members"], 1);
+    let (status, refused) = silta
+        .call(
+            Method::POST,
+            "/v1/destinations",
+            &silta.admin_token,
+            json!({"name": "Pros", "purpose": "marketing",
+                   "target": {"type": "webhook", "url": url},
+                   "filter": {"audiences": ["nobody-defined-this"]}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+    let created = create(
+        &silta,
+        json!({"name": "Pros", "purpose": "marketing",
+               "target": {"type": "webhook", "url": url},
+               "filter": {"audiences": ["pro"], "events": ["Order Completed"]}}),
+    )
+    .await;
+    let id = created["id"].as_str().expect("id").to_string();
+    send(
+        &silta,
+        vec![order("bob", "f-1", true), order("ada", "f-2", true)],
+    )
+    .await;
+    wait_for("ada's order", || !receiver.bodies().is_empty()).await;
+    let mut figures = stats(&silta, &id).await;
+    for _ in 0..100 {
+        if figures["outside_audiences"] == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        figures = stats(&silta, &id).await;
+    }
+    assert_eq!(figures["outside_audiences"], 1, "{figures}");
+    let ids: Vec<Value> = receiver
+        .bodies()
+        .iter()
+        .map(|body| body["messageId"].clone())
+        .collect();
+    assert_eq!(ids, [json!("f-2")]);
+}

@@ -1,13 +1,13 @@
 //! Destination configurations, keyed by id; every change is audited. Their queues live in the
 //! outbox, not here.
 
-use redb::{ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{ReadableTable, TableDefinition};
 use serde_json::json;
 use silta_destinations::Destination;
 
 use crate::StateStore;
 use crate::audit::{self, Actor, Change};
-use crate::credentials::{StateError, decode, encode};
+use crate::credentials::{StateError, encode};
 
 /// destination id -> Destination (JSON)
 pub(crate) const DESTINATIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("destinations");
@@ -45,42 +45,21 @@ impl StateStore {
     }
 
     pub fn destination(&self, id: &str) -> Result<Option<Destination>, StateError> {
-        let transaction = self.database.begin_read()?;
-        let destinations = transaction.open_table(DESTINATIONS)?;
-        let found = destinations.get(id)?;
-        found.map(|value| decode(value.value())).transpose()
+        self.record_of(DESTINATIONS, id)
     }
 
     /// Every destination, by id.
     pub fn destinations(&self) -> Result<Vec<Destination>, StateError> {
-        let transaction = self.database.begin_read()?;
-        let destinations = transaction.open_table(DESTINATIONS)?;
-        let mut listed = Vec::new();
-        for entry in destinations.iter()? {
-            let (_, value) = entry?;
-            listed.push(decode(value.value())?);
-        }
-        Ok(listed)
+        self.records_of(DESTINATIONS)
     }
 
     pub fn delete_destination(&self, id: &str, actor: &Actor) -> Result<(), StateError> {
-        let transaction = self.database.begin_write()?;
-        {
-            let mut destinations = transaction.open_table(DESTINATIONS)?;
-            if destinations.remove(id)?.is_none() {
-                return Err(StateError::NotFound(format!("destination {id}")));
-            }
-        }
-        audit::append(
-            &transaction,
-            Change {
-                actor,
-                action: "destination.deleted",
-                target: id,
-                detail: serde_json::Value::Null,
-            },
-        )?;
-        transaction.commit()?;
-        Ok(())
+        self.delete_record(
+            DESTINATIONS,
+            id,
+            "destination",
+            "destination.deleted",
+            actor,
+        )
     }
 }

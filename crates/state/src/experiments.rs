@@ -1,12 +1,12 @@
 //! Experiment definitions, keyed by experiment key; every change is audited.
 
-use redb::{ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{ReadableTable, TableDefinition};
 use serde_json::json;
 use silta_experiments::Experiment;
 
 use crate::StateStore;
 use crate::audit::{self, Actor, Change};
-use crate::credentials::{StateError, decode, encode};
+use crate::credentials::{StateError, encode};
 
 /// experiment key -> Experiment (JSON)
 pub(crate) const EXPERIMENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("experiments");
@@ -39,42 +39,15 @@ impl StateStore {
     }
 
     pub fn experiment(&self, key: &str) -> Result<Option<Experiment>, StateError> {
-        let transaction = self.database.begin_read()?;
-        let experiments = transaction.open_table(EXPERIMENTS)?;
-        let found = experiments.get(key)?;
-        found.map(|value| decode(value.value())).transpose()
+        self.record_of(EXPERIMENTS, key)
     }
 
     /// Every experiment, by key.
     pub fn experiments(&self) -> Result<Vec<Experiment>, StateError> {
-        let transaction = self.database.begin_read()?;
-        let experiments = transaction.open_table(EXPERIMENTS)?;
-        let mut listed = Vec::new();
-        for entry in experiments.iter()? {
-            let (_, value) = entry?;
-            listed.push(decode(value.value())?);
-        }
-        Ok(listed)
+        self.records_of(EXPERIMENTS)
     }
 
     pub fn delete_experiment(&self, key: &str, actor: &Actor) -> Result<(), StateError> {
-        let transaction = self.database.begin_write()?;
-        {
-            let mut experiments = transaction.open_table(EXPERIMENTS)?;
-            if experiments.remove(key)?.is_none() {
-                return Err(StateError::NotFound(format!("experiment {key}")));
-            }
-        }
-        audit::append(
-            &transaction,
-            Change {
-                actor,
-                action: "experiment.deleted",
-                target: key,
-                detail: serde_json::Value::Null,
-            },
-        )?;
-        transaction.commit()?;
-        Ok(())
+        self.delete_record(EXPERIMENTS, key, "experiment", "experiment.deleted", actor)
     }
 }

@@ -9,6 +9,7 @@ mod credentials;
 mod destinations;
 mod experiments;
 mod plans;
+mod records;
 mod roles;
 mod subjects;
 

@@ -38,7 +38,15 @@ fn found(state: &AppState, id: &str) -> Result<Destination, ApiError> {
 fn validated(state: &AppState, spec: &DestinationSpec) -> Result<(), ApiError> {
     let purposes = state.identity.read().config().consent.purposes.clone();
     spec.validate(&purposes, &state.destination_hosts)
-        .map_err(|error| ApiError::bad_request(error.to_string()))
+        .map_err(|error| ApiError::bad_request(error.to_string()))?;
+    for key in &spec.filter.audiences {
+        if state.credentials.audience(key)?.is_none() {
+            return Err(ApiError::bad_request(format!(
+                "filter.audiences names `{key}`, which is no audience"
+            )));
+        }
+    }
+    Ok(())
 }
 
 pub fn create_destination(

@@ -10,10 +10,11 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock};
 
 use silta_destinations::{
-    ConsentGate, Destination, DestinationStats, Outbox, OutboxError, Sender, Stats, Worker,
+    Destination, DestinationStats, Outbox, OutboxError, People, Sender, Stats, Worker,
 };
 use silta_identity::Identity;
 use silta_model::Event;
+use silta_state::StateStore;
 use silta_store::AppliedEvents;
 use tokio::sync::Notify;
 
@@ -22,16 +23,41 @@ pub fn outbox_path(data: &Path) -> std::path::PathBuf {
     data.join("outbox.redb")
 }
 
-/// Consent as the identity graph holds it for the event's person now.
-struct ProfileConsent(Arc<Identity>);
+/// An event's person as the identity graph and the audiences' members hold them now.
+struct Profiles {
+    identity: Arc<Identity>,
+    credentials: Arc<StateStore>,
+}
 
-impl ConsentGate for ProfileConsent {
+impl Profiles {
+    fn profile_id(&self, event: &Event) -> Option<String> {
+        let graph = self.identity.read();
+        graph
+            .profile_id_of(event.user_id.as_deref(), event.anonymous_id.as_deref())
+            .map(str::to_string)
+    }
+}
+
+impl People for Profiles {
     fn granted(&self, purpose: &str, event: &Event) -> bool {
-        let graph = self.0.read();
+        let graph = self.identity.read();
         graph
             .profile_id_of(event.user_id.as_deref(), event.anonymous_id.as_deref())
             .and_then(|id| graph.profile(id))
             .is_some_and(|profile| profile.consent.granted(purpose))
+    }
+
+    fn in_any(&self, audiences: &[String], event: &Event) -> bool {
+        let Some(profile_id) = self.profile_id(event) else {
+            return false;
+        };
+        match self.credentials.audiences_of(&profile_id) {
+            Ok(memberships) => memberships.iter().any(|key| audiences.contains(key)),
+            Err(error) => {
+                tracing::error!(%error, "could not read audience memberships; event held back");
+                false
+            }
+        }
     }
 }
 
@@ -44,7 +70,7 @@ struct Active {
 
 pub struct Destinations {
     outbox: Arc<Outbox>,
-    consent: Arc<dyn ConsentGate>,
+    people: Arc<dyn People>,
     /// Replaced whole on every change, so the apply stage reads it without waiting.
     active: RwLock<Arc<Vec<Active>>>,
     workers: Mutex<HashMap<String, tokio::task::JoinHandle<()>>>,
@@ -53,10 +79,17 @@ pub struct Destinations {
 }
 
 impl Destinations {
-    pub fn open(data: &Path, identity: Arc<Identity>) -> Result<Arc<Destinations>, OutboxError> {
+    pub fn open(
+        data: &Path,
+        identity: Arc<Identity>,
+        credentials: Arc<StateStore>,
+    ) -> Result<Arc<Destinations>, OutboxError> {
         Ok(Arc::new(Destinations {
             outbox: Arc::new(Outbox::open(&outbox_path(data))?),
-            consent: Arc::new(ProfileConsent(identity)),
+            people: Arc::new(Profiles {
+                identity,
+                credentials,
+            }),
             active: RwLock::new(Arc::new(Vec::new())),
             workers: Mutex::new(HashMap::new()),
             stats: Mutex::new(HashMap::new()),
@@ -97,7 +130,7 @@ impl Destinations {
             destination: (*destination).clone(),
             outbox: self.outbox.clone(),
             sender,
-            consent: self.consent.clone(),
+            people: self.people.clone(),
             stats: self.stats_of(&destination.id),
             wake: wake.clone(),
         };
@@ -154,6 +187,9 @@ impl Destinations {
         for handle in self.take_workers() {
             handle.abort();
             let _ = handle.await;
+        }
+        if let Err(error) = self.outbox.sync() {
+            tracing::warn!(%error, "could not sync the outbox; delivered events may be sent again");
         }
     }
 
