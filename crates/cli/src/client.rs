@@ -23,6 +23,18 @@ pub fn open(data: &Path) -> anyhow::Result<Target> {
     }
 }
 
+/// The running server on `data`, or none: then a command starts Silta itself (see
+/// [`locally`]), which needs the state database closed again.
+pub fn running_server(data: &Path) -> anyhow::Result<Option<ServerClient>> {
+    Ok(match open(data)? {
+        Target::Server(server) => Some(server),
+        Target::Local(state) => {
+            drop(state);
+            None
+        }
+    })
+}
+
 pub struct ServerClient {
     base_url: String,
     token: String,

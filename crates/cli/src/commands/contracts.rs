@@ -159,14 +159,7 @@ fn print_changes(changes: &Value) {
 }
 
 pub async fn run_plan(config: Config, command: PlanCommand) -> anyhow::Result<()> {
-    let target = client::open(&config.data)?;
-    let server = match target {
-        Target::Server(server) => Some(server),
-        Target::Local(state) => {
-            drop(state);
-            None
-        }
-    };
+    let server = client::running_server(&config.data)?;
     let actor = Actor::local();
     match command {
         PlanCommand::Draft {
@@ -402,14 +395,7 @@ async fn review(
 }
 
 pub async fn run_quarantine(config: Config, command: QuarantineCommand) -> anyhow::Result<()> {
-    let target = client::open(&config.data)?;
-    let server = match target {
-        Target::Server(server) => Some(server),
-        Target::Local(state) => {
-            drop(state);
-            None
-        }
-    };
+    let server = client::running_server(&config.data)?;
     match command {
         QuarantineCommand::List {
             source,

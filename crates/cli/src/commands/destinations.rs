@@ -10,7 +10,7 @@ use silta_server::{
 };
 use silta_state::Actor;
 
-use crate::client::{self, Target};
+use crate::client;
 
 #[derive(Subcommand)]
 pub enum DestinationsCommand {
@@ -49,14 +49,8 @@ fn print(value: &Value) -> anyhow::Result<()> {
 }
 
 pub async fn run(config: Config, command: DestinationsCommand) -> anyhow::Result<()> {
-    let server = match client::open(&config.data)? {
-        Target::Server(server) => Some(server),
-        // Deliveries run in the server: without one, Silta starts here for the command.
-        Target::Local(state) => {
-            drop(state);
-            None
-        }
-    };
+    // Deliveries run in the server: without one, Silta starts here for the command.
+    let server = client::running_server(&config.data)?;
     let actor = Actor::local();
     match command {
         DestinationsCommand::Add { file } => {
