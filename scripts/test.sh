@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests need on a fresh machine, then runs every test: Rust unit and
 # integration tests (including the kill -9 durability test) and the Python tests with the
-# official Segment and RudderStack libraries and the deltalake reader.
+# official Segment and RudderStack libraries and the deltalake reader, and the web console in
+# Chromium.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,10 +10,12 @@ cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/silta-target}"
 export CARGO_TERM_COLOR=never
 
-# openssl makes the certificates of the HTTPS tests; nats-server is the NATS destinations' peer.
+# openssl makes the certificates of the HTTPS tests; nats-server is the NATS destinations' peer;
+# chromium runs the console's browser tests (driven by playwright-core).
 missing=()
 command -v openssl >/dev/null || missing+=(openssl)
 command -v nats-server >/dev/null || missing+=(nats-server)
+command -v chromium >/dev/null || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq && apt-get install -y -qq "${missing[@]}"
 fi

@@ -14,7 +14,7 @@ use crate::config::Retention;
 use crate::contracts::{plans, quarantine, violations};
 use crate::rate_limit::RateLimiter;
 use crate::{
-    Config, Ingestor, admin, analytics, audiences, bots, consent, demo, destinations,
+    Config, Ingestor, admin, analytics, audiences, bots, consent, console, demo, destinations,
     experiment_results, experiments, ingest, media_mix, profiles, query, retention, spend,
     subjects,
 };
@@ -120,6 +120,13 @@ pub fn app(state: AppState) -> Router {
         .layer(CorsLayer::very_permissive());
     Router::new()
         .route("/health", get(health))
+        .route("/", get(console::home))
+        .route("/console", get(console::home))
+        .route("/console/", get(console::index))
+        .route("/console/{*path}", get(console::file))
+        .route("/v1/session", get(console::session::show))
+        .route("/v1/overview", get(console::overview::show))
+        .route("/v1/debugger/events", get(console::debugger::latest))
         .route("/openapi.json", get(openapi))
         .route("/v1/query", post(query::query))
         .route("/v1/bots", get(bots::report))

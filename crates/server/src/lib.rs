@@ -9,6 +9,7 @@ mod auth;
 mod bots;
 mod config;
 mod consent;
+mod console;
 mod contracts;
 mod demo;
 mod destinations;

@@ -52,7 +52,8 @@ impl Role {
 }
 
 /// What an endpoint needs. Every route other than ingestion and health names one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Permission {
     /// Sources, write keys, tokens, the audit log: IT's side (admins only).
     Administer,
@@ -80,6 +81,32 @@ pub enum Permission {
     /// Fitting and deleting media-mix models, budget plans and scenarios (admins and
     /// marketers). Reading fitted models is [`Permission::Analytics`].
     MediaPlans,
+}
+
+impl Permission {
+    pub const ALL: [Permission; 11] = [
+        Permission::Administer,
+        Permission::ReadProfiles,
+        Permission::ManageConsent,
+        Permission::Experiments,
+        Permission::Sql,
+        Permission::Analytics,
+        Permission::Audiences,
+        Permission::ManageSpend,
+        Permission::ReadContracts,
+        Permission::ProposePlans,
+        Permission::MediaPlans,
+    ];
+}
+
+impl Role {
+    /// Everything this role may do.
+    pub fn permissions(self) -> Vec<Permission> {
+        Permission::ALL
+            .into_iter()
+            .filter(|permission| self.allows(*permission))
+            .collect()
+    }
 }
 
 impl fmt::Display for Role {

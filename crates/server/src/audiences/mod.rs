@@ -59,6 +59,10 @@ pub struct AudienceView {
 
 #[derive(Debug, Serialize)]
 pub struct Preview {
+    /// The definition in both forms, whichever was sent: the console's builder and text
+    /// editor stay in step through them.
+    pub definition: Condition,
+    pub text: String,
     pub size: usize,
     pub sample: Vec<String>,
     pub elapsed_ms: u128,
@@ -340,11 +344,16 @@ pub async fn preview_definition(
     let definition = request.condition()?;
     check_purposes(state, &definition, request.purpose.as_deref())?;
     let condition = match &request.purpose {
-        Some(purpose) => Condition::And(vec![definition, Condition::Consent(purpose.clone())]),
-        None => definition,
+        Some(purpose) => Condition::And(vec![
+            definition.clone(),
+            Condition::Consent(purpose.clone()),
+        ]),
+        None => definition.clone(),
     };
     let (members, sql) = evaluate(state, &condition, None, request.explain).await?;
     Ok(Preview {
+        text: definition.to_string(),
+        definition,
         size: members.len(),
         sample: members.iter().take(PREVIEW_SAMPLE).cloned().collect(),
         elapsed_ms: started.elapsed().as_millis(),

@@ -1,0 +1,228 @@
+// The web console in a real browser: Debian's Chromium driven by playwright-core, against a real
+// `silta serve` holding the demo data set. Events come from the official Segment library.
+// Screenshots of every page (1280 px and phone width) are saved under `artifacts/console/`;
+// page load times are printed as a benchmark figure, not asserted.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { randomUUID } from 'node:crypto';
+import { chromium } from 'playwright-core';
+import { Analytics } from '@segment/analytics-node';
+
+const silta = process.env.TEST_SILTA_BIN;
+const demoEvents = process.env.SILTA_CONSOLE_DEMO_EVENTS || '100000';
+const artifacts = join(import.meta.dirname, 'artifacts', 'console');
+const dataDir = mkdtempSync(join(tmpdir(), 'silta-console-'));
+const pageErrors = [];
+let server;
+let url;
+let writeKey;
+let adminToken;
+let viewerToken;
+let browser;
+
+const cli = (...args) => execFileSync(silta, ['--data', dataDir, ...args], { encoding: 'utf8' }).trim();
+
+before(async () => {
+  mkdirSync(artifacts, { recursive: true });
+  cli('demo', '--events', demoEvents);
+  adminToken = cli('tokens', 'add', '--role', 'admin');
+  viewerToken = cli('tokens', 'add', '--role', 'viewer');
+  writeKey = cli('sources', 'add', '--name', 'Console test shop', '--channel', 'web');
+  server = spawn(silta, ['--data', dataDir, 'serve', '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: server.stdout });
+  const firstLine = await new Promise((resolve) => lines.once('line', resolve));
+  url = firstLine.replace('listening on ', '');
+  browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium' });
+});
+
+after(async () => {
+  await browser?.close();
+  const exited = new Promise((resolve) => server.once('exit', resolve));
+  server.kill('SIGTERM');
+  assert.equal(await exited, 0);
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+async function newPage(viewport = { width: 1280, height: 800 }) {
+  const page = await browser.newPage({ viewport });
+  page.on('pageerror', (error) => pageErrors.push(`${page.url()}: ${error.message}`));
+  page.on('console', (message) => {
+    // The API's answers to deliberate mistakes (a wrong token, a half-typed definition) are
+    // shown on the page; the browser also logs them. Server errors and script errors count.
+    const refusal = /Failed to load resource: the server responded with a status of 4\d\d/;
+    if (message.type() === 'error' && !refusal.test(message.text())) {
+      pageErrors.push(`${page.url()}: ${message.text()}`);
+    }
+  });
+  return page;
+}
+
+async function ready(page, name) {
+  await page.waitForFunction(
+    (expected) => document.body.dataset.ready === 'true' && document.body.dataset.page === expected,
+    name,
+    { timeout: 60_000 },
+  );
+}
+
+async function signIn(page, token) {
+  await page.goto(`${url}/console/`);
+  await ready(page, 'sign-in');
+  await page.getByLabel('API token').fill(token);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await ready(page, 'overview');
+}
+
+async function open(page, route, name = route.split('/')[0]) {
+  await page.evaluate((hash) => { location.hash = hash; }, `#/${route}`);
+  await ready(page, name);
+}
+
+async function screenshot(page, name) {
+  await page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true });
+}
+
+test('the console is served with its own files only, under a strict content security policy', async () => {
+  const response = await fetch(`${url}/console/`);
+  assert.equal(response.status, 200);
+  const policy = response.headers.get('content-security-policy');
+  assert.match(policy, /script-src 'self'/);
+  assert.match(policy, /frame-ancestors 'none'/);
+  const etag = response.headers.get('etag');
+  const again = await fetch(`${url}/console/`, { headers: { 'if-none-match': etag } });
+  assert.equal(again.status, 304);
+  assert.equal((await fetch(`${url}/console/js/nothing-here.js`)).status, 404);
+});
+
+test('a wrong token is refused and a right one signs in with the keyboard', async () => {
+  const page = await newPage();
+  await page.goto(`${url}/console/`);
+  await ready(page, 'sign-in');
+  await page.getByLabel('API token').fill('not-a-token');
+  await page.keyboard.press('Enter');
+  await page.getByRole('alert').filter({ hasText: 'not known' }).waitFor();
+  await page.getByLabel('API token').fill(adminToken);
+  await page.keyboard.press('Enter');
+  await ready(page, 'overview');
+  const events = await page.locator('.card', { hasText: 'Events' }).locator('.card-value').first().textContent();
+  assert.ok(Number(events.replace(/,/g, '')) > 0, `events in the last hour: ${events}`);
+  await screenshot(page, 'overview');
+  await page.close();
+});
+
+test('events sent with the Segment library appear in the live debugger, and the profile shows them', async () => {
+  const page = await newPage();
+  await signIn(page, adminToken);
+  await open(page, 'debugger');
+  const eventName = `Console Test ${randomUUID().slice(0, 8)}`;
+  const userId = `console-user-${randomUUID().slice(0, 8)}`;
+  const analytics = new Analytics({ writeKey, host: url, flushAt: 1, maxRetries: 0 });
+  analytics.identify({ userId, traits: { email: `${userId}@example.com`, plan: 'pro' } });
+  analytics.track({ userId, event: eventName, properties: { revenue: 19.5 } });
+  await analytics.closeAndFlush();
+
+  const row = page.locator('.event-list details', { hasText: eventName });
+  await row.waitFor({ timeout: 15_000 });
+  await row.locator('summary').click();
+  const message = JSON.parse(await row.locator('pre').textContent());
+  assert.equal(message.message.userId, userId);
+  assert.equal(message.message.properties.revenue, 19.5);
+  assert.equal(message.source, 'Console test shop');
+  await page.getByLabel('Filter').fill(eventName);
+  assert.equal(await page.locator('.event-list details').count(), 1);
+  await screenshot(page, 'debugger');
+
+  await open(page, 'profiles');
+  await page.getByLabel('Identifier type').selectOption('email');
+  await page.getByLabel('Value').fill(`${userId}@example.com`);
+  await page.getByRole('button', { name: 'Find profile' }).click();
+  await page.locator('[data-profile-id]').waitFor();
+  await ready(page, 'profiles');
+  const identifiers = await page.locator('section', { hasText: 'Identifiers' }).first().textContent();
+  assert.ok(identifiers.includes(userId), identifiers);
+  await page.locator('.event-list', { hasText: eventName }).waitFor();
+  assert.ok((await page.locator('section', { hasText: 'Traits' }).first().textContent()).includes('pro'));
+  await screenshot(page, 'profile');
+
+  // The audience builder: one condition typed into the builder gives the text form and a size
+  // of one person (only this user did the event); saving it lists the member.
+  await open(page, 'audiences/new', 'audiences');
+  const key = `console_${randomUUID().slice(0, 8)}`;
+  await page.getByLabel('Key').fill(key);
+  await page.locator('input[name="event-name"]').fill(eventName);
+  await page.locator('input[name="event-days"]').fill('');
+  await page.waitForFunction(
+    (name) => document.querySelector('textarea[name="audience-text"]').value.includes(name)
+      && document.querySelector('[data-preview-size]').textContent === '1',
+    eventName,
+    { timeout: 15_000 },
+  );
+  await screenshot(page, 'audience-builder');
+  // The text form drives the builder too.
+  await page.locator('textarea[name="audience-text"]').fill(`event("${eventName}") and trait(plan) = "pro"`);
+  await page.locator('input[name="trait-name"]').waitFor();
+  assert.equal(await page.locator('input[name="trait-name"]').inputValue(), 'plan');
+  await page.getByRole('button', { name: 'Save audience' }).click();
+  await ready(page, 'audiences');
+  await page.locator('.card', { hasText: 'Members' }).locator('.card-value', { hasText: '1' }).waitFor();
+  await screenshot(page, 'audience');
+  await page.close();
+});
+
+test('a viewer sees dashboards only', async () => {
+  const page = await newPage();
+  await signIn(page, viewerToken);
+  const links = await page.locator('nav a').allTextContents();
+  assert.ok(links.includes('Overview') && links.includes('Web analytics'), links.join(', '));
+  for (const hidden of ['Sources', 'Profiles', 'Live events', 'Audit log', 'Audiences']) {
+    assert.ok(!links.includes(hidden), `a viewer sees ${hidden}`);
+  }
+  await page.evaluate(() => { location.hash = '#/sources'; });
+  await ready(page, 'overview');
+  await page.close();
+});
+
+/** Every page the admin can open, drawn at desktop and phone width, with its load time. */
+test('every page draws without errors; load times on the demo data', async (context) => {
+  const page = await newPage();
+  await signIn(page, adminToken);
+  const routes = await page.locator('nav a').evaluateAll((links) => links.map((link) => link.getAttribute('href').slice(2)));
+  assert.ok(routes.length >= 10, routes.join(', '));
+  const timings = [];
+  for (const route of routes) {
+    const loads = [];
+    for (let round = 0; round < 3; round += 1) {
+      await page.goto(`${url}/console/#/${route}`);
+      const started = Date.now();
+      await page.reload();
+      await ready(page, route);
+      loads.push(Date.now() - started);
+    }
+    loads.sort((a, b) => a - b);
+    timings.push([route, loads[1]]);
+    await screenshot(page, `page-${route}`);
+  }
+  const phone = await newPage({ width: 390, height: 844 });
+  await signIn(phone, adminToken);
+  for (const route of routes) {
+    await phone.goto(`${url}/console/#/${route}`);
+    await ready(phone, route);
+    const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 1, `#/${route} is ${overflow} px wider than a phone`);
+    await screenshot(phone, `phone-${route}`);
+  }
+  await phone.close();
+  await page.close();
+  const report = timings.map(([route, ms]) => `${route} ${ms} ms`).join(', ');
+  context.diagnostic(`console page loads (median of 3 reloads, ${demoEvents} demo events): ${report}`);
+  console.log(`console page loads (median of 3 reloads, ${demoEvents} demo events): ${report}`);
+});
+
+test('no page logged an error', () => {
+  assert.deepEqual(pageErrors, []);
+});
