@@ -117,11 +117,14 @@ function newPlanSection(names) {
 /** Fills the plan text with a draft of the events a source sent in the last 30 days. */
 function draftControls(names) {
   const source = names.size
-    ? select([...names].map(([id, name]) => [id, name]), undefined)
+    ? select([...names])
     : h('input', { autocomplete: 'off', placeholder: 'source id or name' });
   const button = h('button', { type: 'button', class: 'secondary' }, 'Draft from the last 30 days');
   const error = errorBox();
-  const controls = { element: null, fill: () => {} };
+  const controls = {
+    element: h('div', {}, h('div', { class: 'toolbar' }, field('Draft from source', source), button), error),
+    fill: () => {},
+  };
   button.addEventListener('click', async () => {
     error.clear();
     if (!source.value.trim()) return error.show('Name a source to draft from.');
@@ -134,7 +137,6 @@ function draftControls(names) {
       button.disabled = false;
     }
   });
-  controls.element = h('div', {}, h('div', { class: 'toolbar' }, field('Draft from source', source), button), error);
   return controls;
 }
 
