@@ -174,6 +174,37 @@ test('events sent with the Segment library appear in the live debugger, and the 
   await page.close();
 });
 
+test('a funnel built on the page counts the people who did its steps', async () => {
+  const suffix = randomUUID().slice(0, 8);
+  const [start, end] = [`Trial Started ${suffix}`, `Plan Bought ${suffix}`];
+  const analytics = new Analytics({ writeKey, host: url, flushAt: 20, maxRetries: 0 });
+  for (const [index, converts] of [true, true, false].entries()) {
+    const userId = `funnel-${suffix}-${index}`;
+    analytics.track({ userId, event: start });
+    if (converts) analytics.track({ userId, event: end, timestamp: new Date(Date.now() + 60_000) });
+  }
+  await analytics.closeAndFlush();
+
+  const page = await newPage();
+  await signIn(page, adminToken);
+  await open(page, 'funnels');
+  const steps = page.locator('input[name="step-event"]');
+  while (await steps.count() > 2) {
+    await page.locator('button[name="remove-step"]').last().click();
+  }
+  await steps.nth(0).fill(start);
+  await steps.nth(1).fill(end);
+  await page.locator('input[name="to"]').fill(new Date(Date.now() + 86_400_000).toISOString().slice(0, 10));
+  await page.locator('button[name="run"]').click();
+  const table = page.locator('table', { hasText: `2. ${end}` });
+  await table.waitFor({ timeout: 15_000 });
+  const people = await table.locator('tbody tr').evaluateAll((rows) => rows.map((row) => row.children[1].textContent));
+  assert.deepEqual(people, ['3', '2']);
+  await page.locator('.card', { hasText: 'Conversion' }).locator('.card-value', { hasText: '66.7%' }).waitFor();
+  await screenshot(page, 'funnel');
+  await page.close();
+});
+
 test('a viewer sees dashboards only', async () => {
   const page = await newPage();
   await signIn(page, viewerToken);
@@ -193,6 +224,8 @@ test('every page draws without errors; load times on the demo data', async (cont
   await signIn(page, adminToken);
   const routes = await page.locator('nav a').evaluateAll((links) => links.map((link) => link.getAttribute('href').slice(2)));
   assert.ok(routes.length >= 10, routes.join(', '));
+  // A load is a reload of the page until it is drawn; beside it, the longest API call it made,
+  // to tell the console's share from the server's.
   const timings = [];
   for (const route of routes) {
     const loads = [];
@@ -201,10 +234,13 @@ test('every page draws without errors; load times on the demo data', async (cont
       const started = Date.now();
       await page.reload();
       await ready(page, route);
-      loads.push(Date.now() - started);
+      const load = Date.now() - started;
+      const api = await page.evaluate(() => Math.max(0, ...performance.getEntriesByType('resource')
+        .filter((entry) => entry.name.includes('/v1/')).map((entry) => entry.duration)));
+      loads.push([load, Math.round(api)]);
     }
-    loads.sort((a, b) => a - b);
-    timings.push([route, loads[1]]);
+    loads.sort((a, b) => a[0] - b[0]);
+    timings.push([route, ...loads[1]]);
     await screenshot(page, `page-${route}`);
   }
   const phone = await newPage({ width: 390, height: 844 });
@@ -218,9 +254,12 @@ test('every page draws without errors; load times on the demo data', async (cont
   }
   await phone.close();
   await page.close();
-  const report = timings.map(([route, ms]) => `${route} ${ms} ms`).join(', ');
-  context.diagnostic(`console page loads (median of 3 reloads, ${demoEvents} demo events): ${report}`);
-  console.log(`console page loads (median of 3 reloads, ${demoEvents} demo events): ${report}`);
+  const report = timings.map(([route, load, api]) => `${route} ${load} ms (API ${api} ms)`).join(', ');
+  const sorted = timings.map(([, load]) => load).sort((a, b) => a - b);
+  const summary = `console page loads, median of 3 reloads each, ${demoEvents} demo events: `
+    + `median page ${sorted[Math.floor(sorted.length / 2)]} ms, slowest ${sorted.at(-1)} ms; ${report}`;
+  context.diagnostic(summary);
+  console.log(summary);
 });
 
 test('no page logged an error', () => {

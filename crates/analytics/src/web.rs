@@ -62,9 +62,19 @@ pub struct Row {
     pub count: u64,
 }
 
+/// One day of the period: people, sessions (by the day they began) and pageviews.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct DayCount {
+    pub visitors: u64,
+    pub sessions: u64,
+    pub pageviews: u64,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct WebReport {
     pub summary: Summary,
+    /// One entry per day given to [`WebCounter::with_days`], none otherwise.
+    pub daily: Vec<DayCount>,
     pub pages: Vec<Row>,
     pub entry_pages: Vec<Row>,
     pub exit_pages: Vec<Row>,
@@ -90,6 +100,9 @@ pub struct WebCounter {
     entry_pages: HashMap<u32, Tally>,
     exit_pages: HashMap<u32, Tally>,
     dimensions: [HashMap<u32, Tally>; 6],
+    /// Where each day of the period starts (microseconds, ascending), and its counts.
+    day_starts: Vec<i64>,
+    daily: Vec<DayCount>,
 }
 
 /// What one person contributes to a breakdown: the values they had, each with its count.
@@ -123,6 +136,49 @@ impl WebCounter {
             entry_pages: HashMap::new(),
             exit_pages: HashMap::new(),
             dimensions: Default::default(),
+            day_starts: Vec::new(),
+            daily: Vec::new(),
+        }
+    }
+
+    /// A counter that also counts per day; `day_starts` are the instants the period's days
+    /// begin (local midnights), ascending.
+    pub fn with_days(session_gap_minutes: u32, day_starts: Vec<i64>) -> WebCounter {
+        debug_assert!(day_starts.windows(2).all(|pair| pair[0] < pair[1]));
+        WebCounter {
+            daily: vec![DayCount::default(); day_starts.len()],
+            day_starts,
+            ..WebCounter::new(session_gap_minutes)
+        }
+    }
+
+    /// The day `at_micros` falls on, if the counter counts days and it is within them.
+    fn day_of(&self, at_micros: i64) -> Option<usize> {
+        self.day_starts
+            .partition_point(|start| *start <= at_micros)
+            .checked_sub(1)
+    }
+
+    fn count_days(&mut self, views: &[PageView], sessions: &[usize]) {
+        if self.day_starts.is_empty() {
+            return;
+        }
+        let mut last_day = None;
+        for view in views {
+            let Some(day) = self.day_of(view.at_micros) else {
+                continue;
+            };
+            self.daily[day].pageviews += 1;
+            // Views are sorted, so a person's days come in order: count each day once.
+            if last_day != Some(day) {
+                self.daily[day].visitors += 1;
+                last_day = Some(day);
+            }
+        }
+        for &first in sessions {
+            if let Some(day) = self.day_of(views[first].at_micros) {
+                self.daily[day].sessions += 1;
+            }
         }
     }
 
@@ -145,9 +201,13 @@ impl WebCounter {
         for view in views {
             add(&mut pages, view.page);
         }
+        let mut session_starts = Vec::new();
+        let mut session_start = 0;
         for session in views
             .chunk_by(|before, after| after.at_micros - before.at_micros <= self.session_gap_micros)
         {
+            session_starts.push(session_start);
+            session_start += session.len();
             let (first, last) = (session[0], session[session.len() - 1]);
             self.sessions += 1;
             self.bounces += u64::from(session.len() == 1);
@@ -164,6 +224,7 @@ impl WebCounter {
         for (into, person) in self.dimensions.iter_mut().zip(dimensions) {
             merge(into, person);
         }
+        self.count_days(views, &session_starts);
     }
 
     /// The report, each breakdown sorted by count (then visitors, then value) and cut at `top`.
@@ -200,6 +261,7 @@ impl WebCounter {
         };
         WebReport {
             summary,
+            daily: self.daily,
             pages: rows(self.pages),
             entry_pages: rows(self.entry_pages),
             exit_pages: rows(self.exit_pages),
@@ -282,6 +344,27 @@ mod tests {
             2,
             "a session's later pageviews do not count"
         );
+    }
+
+    #[test]
+    fn days_count_people_once_and_sessions_on_the_day_they_begin() {
+        const DAY: i64 = 24 * 60;
+        let mut counter = WebCounter::with_days(30, vec![0, DAY * MINUTE, 2 * DAY * MINUTE]);
+        // A session from 23:50 on day 0 into day 1, then another on day 1 and one on day 2.
+        counter.add_person(&[
+            view(DAY - 10, 1, 0),
+            view(DAY + 5, 2, 0),
+            view(DAY + 300, 1, 0),
+            view(2 * DAY + 1, 1, 0),
+        ]);
+        counter.add_person(&[view(DAY + 1, 1, 0)]);
+        let daily = counter.finish(10).daily;
+        let day = |visitors, sessions, pageviews| DayCount {
+            visitors,
+            sessions,
+            pageviews,
+        };
+        assert_eq!(daily, vec![day(1, 1, 1), day(2, 2, 3), day(1, 1, 1)]);
     }
 
     #[test]

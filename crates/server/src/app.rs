@@ -67,14 +67,18 @@ impl AppState {
 }
 
 impl AppState {
-    /// The profile holding `kind:value`. Where fields are pseudonymised at collection, the
-    /// graph holds pseudonyms: a clear value is looked up as its pseudonym too.
+    /// The profile holding `kind:value`, or with `profile_id` the profile of that id (or the
+    /// one it was merged into). Where fields are pseudonymised at collection, the graph holds
+    /// pseudonyms: a clear value is looked up as its pseudonym too.
     pub fn lookup<'g>(
         &self,
         graph: &'g IdentityGraph,
         kind: &str,
         value: &str,
     ) -> Result<Option<&'g Profile>, LookupError> {
+        if kind == PROFILE_ID {
+            return Ok(graph.profile(value));
+        }
         Ok(self
             .resolve(graph, kind, value)?
             .map(|(_, profile)| profile))
@@ -99,6 +103,9 @@ impl AppState {
             .map(|profile| (pseudonym, profile)))
     }
 }
+
+/// Looks a profile up by its own id rather than by one of its identifiers.
+const PROFILE_ID: &str = "profile_id";
 
 const OPENAPI: &str = include_str!("../openapi.json");
 

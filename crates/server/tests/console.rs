@@ -204,3 +204,48 @@ async fn the_console_is_served_from_the_binary_with_strict_headers() {
         assert_eq!(status, StatusCode::NOT_FOUND, "{missing}");
     }
 }
+
+#[tokio::test]
+async fn a_profile_is_found_by_its_own_id_as_the_console_links_it() {
+    let silta = TestSilta::start().await;
+    let body = json!({"writeKey": silta.write_key, "batch": [track("p1", "ada", "Signed Up")]});
+    silta.post_json("/v1/batch", body.to_string(), None).await;
+    let (status, by_user) = silta
+        .call(
+            Method::GET,
+            "/v1/profiles/user_id/ada",
+            &silta.marketer_token,
+            Value::Null,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{by_user}");
+    let profile_id = by_user["profile_id"].as_str().expect("profile id");
+    let (status, by_id) = silta
+        .call(
+            Method::GET,
+            &format!("/v1/profiles/profile_id/{profile_id}"),
+            &silta.marketer_token,
+            Value::Null,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(by_id["identifiers"], by_user["identifiers"]);
+    let (_, timeline) = silta
+        .call(
+            Method::GET,
+            &format!("/v1/profiles/profile_id/{profile_id}/events"),
+            &silta.marketer_token,
+            Value::Null,
+        )
+        .await;
+    assert_eq!(timeline["events"][0]["message_id"], "p1");
+    let (status, _) = silta
+        .call(
+            Method::GET,
+            "/v1/profiles/profile_id/p_unknown",
+            &silta.marketer_token,
+            Value::Null,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}

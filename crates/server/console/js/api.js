@@ -78,3 +78,10 @@ export async function api(method, path, body) {
   }
   return answer;
 }
+
+/** Source names by id, for showing ids as names; empty for roles that may not list sources. */
+export async function sourceNames() {
+  if (!can('administer')) return new Map();
+  const sources = await api('GET', '/v1/sources');
+  return new Map(sources.map((source) => [source.id, source.name]));
+}

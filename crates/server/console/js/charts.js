@@ -1,7 +1,7 @@
 // Charts drawn by Chart.js (vendor/chart.umd.min.js, loaded as the global `Chart`). Each chart
 // sits in a box of fixed height and carries a text description for screen readers.
 
-import { h } from './dom.js';
+import { h, replace } from './dom.js';
 
 export const palette = [
   '#2563eb', '#16a34a', '#ea580c', '#9333ea', '#0891b2', '#dc2626', '#ca8a04', '#4f46e5',
@@ -34,6 +34,24 @@ export function releaseCharts(element) {
   }
 }
 
+/**
+ * Draws a result area again: its charts released, `loading` shown while `work` runs, then what
+ * `work` returns, or nothing and the failure in `error`. `button` is disabled meanwhile.
+ */
+export async function redraw(area, { error, button, loading }, work) {
+  button.disabled = true;
+  releaseCharts(area);
+  replace(area, h('p', { class: 'loading' }, loading));
+  try {
+    replace(area, await work());
+  } catch (failure) {
+    replace(area);
+    error.show(failure);
+  } finally {
+    button.disabled = false;
+  }
+}
+
 function chartBox(description, height) {
   const canvas = h('canvas', { role: 'img', 'aria-label': description });
   const box = h('div', { class: 'chart' }, canvas);
@@ -58,7 +76,10 @@ function draw(description, config, height = 260) {
   return box;
 }
 
-/** Lines over shared labels: `series` are `{label, data}`. */
+/**
+ * Lines over shared labels: `series` are `{label, data, dashed, colourIndex}` (the last two
+ * optional: a dashed line in the colour of the series it compares with).
+ */
 export function lineChart(description, labels, series, { stacked = false, height } = {}) {
   return draw(description, {
     type: 'line',
@@ -67,8 +88,8 @@ export function lineChart(description, labels, series, { stacked = false, height
       datasets: series.map((one, index) => ({
         label: one.label,
         data: one.data,
-        borderColor: colour(index),
-        backgroundColor: colour(index, stacked ? 0.35 : 0.15),
+        borderColor: colour(one.colourIndex ?? index),
+        backgroundColor: colour(one.colourIndex ?? index, stacked ? 0.35 : 0.15),
         fill: stacked ? (index === 0 ? 'origin' : '-1') : false,
         borderDash: one.dashed ? [6, 4] : undefined,
         pointRadius: 0,

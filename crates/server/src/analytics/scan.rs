@@ -63,6 +63,16 @@ impl DateRange {
     }
 
     /// The range of the same length just before this one.
+    /// Where each day of the range starts, in microseconds: local midnights.
+    pub fn day_starts(&self) -> Result<Vec<i64>, ApiError> {
+        let zone = self.zone()?;
+        self.from
+            .iter_days()
+            .take_while(|date| *date <= self.to)
+            .map(|date| local_midnight(date, zone))
+            .collect()
+    }
+
     pub fn previous(&self) -> Result<DateRange, ApiError> {
         let days = Days::new((self.to - self.from).num_days() as u64 + 1);
         let out_of_range = || ApiError::bad_request("'from' is out of range");

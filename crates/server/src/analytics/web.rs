@@ -13,7 +13,7 @@ use datafusion::dataframe::DataFrame;
 use datafusion::error::DataFusionError;
 use datafusion::prelude::{SessionContext, col, lit};
 use serde::{Deserialize, Serialize};
-use silta_analytics::web::{Dimension, PageView, Summary, WebCounter, WebReport};
+use silta_analytics::web::{DayCount, Dimension, PageView, Summary, WebCounter, WebReport};
 use silta_state::Permission;
 
 use super::expressions::{not_bot, person, time_range};
@@ -68,10 +68,18 @@ pub struct Row {
 }
 
 #[derive(Debug, Serialize)]
+pub struct Day {
+    pub date: NaiveDate,
+    #[serde(flatten)]
+    pub counts: DayCount,
+}
+
+#[derive(Debug, Serialize)]
 pub struct Period {
     pub from: NaiveDate,
     pub to: NaiveDate,
     pub summary: Summary,
+    pub daily: Vec<Day>,
     pub pages: Vec<Row>,
     pub entry_pages: Vec<Row>,
     pub exit_pages: Vec<Row>,
@@ -333,8 +341,11 @@ pub async fn web(state: &AppState, request: &WebRequest) -> Result<WebResponse, 
         Ok(())
     })
     .await?;
-    let mut now = WebCounter::new(request.session_gap_minutes);
-    let mut before = WebCounter::new(request.session_gap_minutes);
+    let mut now = WebCounter::with_days(request.session_gap_minutes, current.day_starts()?);
+    let mut before = match &previous {
+        Some(range) => WebCounter::with_days(request.session_gap_minutes, range.day_starts()?),
+        None => WebCounter::new(request.session_gap_minutes),
+    };
     let mut views = Vec::new();
     scan::by_person(
         rows,
@@ -384,6 +395,12 @@ fn named(range: &DateRange, report: WebReport, values: &Interner) -> Period {
         from: range.from,
         to: range.to,
         summary: report.summary,
+        daily: range
+            .from
+            .iter_days()
+            .zip(report.daily)
+            .map(|(date, counts)| Day { date, counts })
+            .collect(),
         pages: rows(report.pages),
         entry_pages: rows(report.entry_pages),
         exit_pages: rows(report.exit_pages),

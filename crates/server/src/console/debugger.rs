@@ -10,11 +10,11 @@ use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use chrono::Utc;
 use datafusion::prelude::{Expr, col, lit};
-use datafusion::scalar::ScalarValue;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use silta_state::Permission;
 
+use super::{received_since, source_names};
 use crate::{ApiError, AppState, auth, query};
 
 const MAX_EVENTS: usize = 200;
@@ -103,12 +103,7 @@ pub async fn latest(
                 .select(columns)
         })
         .await?;
-    let names: HashMap<String, String> = state
-        .credentials
-        .sources()?
-        .into_iter()
-        .map(|source| (source.id, source.name))
-        .collect();
+    let names = source_names(&state)?;
     let rows = silta_store::batches_to_json_rows(&batches)?;
     let events = rows.iter().map(|row| shown(row, &names)).collect();
     Ok(Json(DebuggerEvents { events }))
@@ -116,10 +111,7 @@ pub async fn latest(
 
 fn condition(filter: &Filter) -> Result<Expr, ApiError> {
     let since = Utc::now() - chrono::Duration::hours(LOOK_BACK_HOURS);
-    let mut condition = col("received_at").gt_eq(lit(ScalarValue::TimestampMicrosecond(
-        Some(since.timestamp_micros()),
-        Some("UTC".into()),
-    )));
+    let mut condition = received_since(since);
     let exact = [
         ("source", &filter.source),
         ("type", &filter.kind),

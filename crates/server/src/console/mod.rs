@@ -6,10 +6,17 @@ pub mod debugger;
 pub mod overview;
 pub mod session;
 
+use std::collections::HashMap;
+
 use axum::extract::Path;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
+use chrono::{DateTime, Utc};
+use datafusion::prelude::{Expr, col, lit};
+use datafusion::scalar::ScalarValue;
 use rust_embed::RustEmbed;
+
+use crate::{ApiError, AppState};
 
 #[derive(RustEmbed)]
 #[folder = "console/"]
@@ -73,4 +80,21 @@ fn asset(path: &str, request_headers: &HeaderMap) -> Response {
         return (StatusCode::NOT_MODIFIED, headers).into_response();
     }
     (headers, file.data.into_owned()).into_response()
+}
+
+/// Source names by id: the events table holds ids.
+fn source_names(state: &AppState) -> Result<HashMap<String, String>, ApiError> {
+    Ok(state
+        .credentials
+        .sources()?
+        .into_iter()
+        .map(|source| (source.id, source.name))
+        .collect())
+}
+
+fn received_since(since: DateTime<Utc>) -> Expr {
+    col("received_at").gt_eq(lit(ScalarValue::TimestampMicrosecond(
+        Some(since.timestamp_micros()),
+        Some("UTC".into()),
+    )))
 }

@@ -2,7 +2,6 @@
 //! channel, the bot share, quarantined events and tracking-plan violations over the last
 //! minutes, and how much disk the data directory takes.
 
-use std::collections::HashMap;
 use std::path::Path;
 
 use axum::Json;
@@ -12,11 +11,11 @@ use axum::http::HeaderMap;
 use chrono::{DateTime, Utc};
 use datafusion::functions::expr_fn::date_trunc;
 use datafusion::functions_aggregate::expr_fn::{count, sum};
-use datafusion::prelude::{Expr, cast, col, lit};
-use datafusion::scalar::ScalarValue;
+use datafusion::prelude::{cast, col, lit};
 use serde::{Deserialize, Serialize};
 use silta_state::Permission;
 
+use super::{received_since, source_names};
 use crate::{ApiError, AppState, auth, query};
 
 /// A day at most: the figures are per minute.
@@ -100,13 +99,6 @@ pub async fn show(
     }))
 }
 
-fn received_since(since: DateTime<Utc>) -> Expr {
-    col("received_at").gt_eq(lit(ScalarValue::TimestampMicrosecond(
-        Some(since.timestamp_micros()),
-        Some("UTC".into()),
-    )))
-}
-
 async fn events_per_minute(
     state: &AppState,
     since: DateTime<Utc>,
@@ -140,12 +132,7 @@ async fn events_per_minute(
                 ])
         })
         .await?;
-    let names: HashMap<String, String> = state
-        .credentials
-        .sources()?
-        .into_iter()
-        .map(|source| (source.id, source.name))
-        .collect();
+    let names = source_names(state)?;
     let rows = silta_store::batches_to_json_rows(&batches)?;
     Ok(rows
         .iter()

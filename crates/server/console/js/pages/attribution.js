@@ -2,7 +2,7 @@
 // converting person within the lookback window, under several models side by side.
 
 import { api } from '../api.js';
-import { barChart, releaseCharts } from '../charts.js';
+import { barChart, redraw, releaseCharts } from '../charts.js';
 import {
   cards, errorBox, field, h, isoDay, number, percent, replace, select, table,
 } from '../dom.js';
@@ -104,17 +104,8 @@ export async function render(container) {
     const body = request();
     if (body.from > body.to) return error.show('The start date is after the end date.');
     if (body.models.length === 0) return error.show('Choose at least one model.');
-    run.disabled = true;
-    releaseCharts(result);
-    replace(result, h('p', { class: 'loading' }, 'Attributing…'));
-    try {
-      replace(result, report(body, await api('POST', '/v1/analytics/attribution', body)));
-    } catch (failure) {
-      replace(result);
-      error.show(failure);
-    } finally {
-      run.disabled = false;
-    }
+    await redraw(result, { error, button: run, loading: 'Attributing…' },
+      async () => report(body, await api('POST', '/v1/analytics/attribution', body)));
   }
 
   form.addEventListener('submit', (submitEvent) => {

@@ -2,7 +2,7 @@
 // new version, and how often senders break the plans. `#/contracts` lists the plans;
 // `#/contracts/<key>[/<version>]` shows one plan and one of its versions.
 
-import { api, can, query } from '../api.js';
+import { api, can, query, sourceNames } from '../api.js';
 import { barChart, colour, releaseCharts } from '../charts.js';
 import { cards, copyButton, dateTime, errorBox, field, h, number, replace, select, table } from '../dom.js';
 
@@ -27,16 +27,6 @@ export async function render(container, params) {
   else await renderList(container);
 }
 
-/** Source id -> name, for admins (others may not list sources and see ids). */
-async function sourceNames() {
-  if (!can('administer')) return new Map();
-  try {
-    const sources = await api('GET', '/v1/sources');
-    return new Map(sources.map((source) => [source.id, source.name]));
-  } catch {
-    return new Map();
-  }
-}
 
 function sourceTags(ids, names) {
   if (!ids || ids.length === 0) return h('span', { class: 'muted' }, 'none');

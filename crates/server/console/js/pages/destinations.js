@@ -2,7 +2,7 @@
 // figures. `#/destinations` lists them and adds webhooks; `#/destinations/<id>` shows one with its
 // configuration, a test delivery and its dead letters.
 
-import { api } from '../api.js';
+import { api, sourceNames } from '../api.js';
 import { cards, dateTime, errorBox, field, h, number, replace, select, table } from '../dom.js';
 import { lastAudited } from './audit.js';
 
@@ -19,14 +19,6 @@ function destinationPath(id, ...rest) {
   return `/v1/destinations/${encodeURIComponent(id)}${rest.map((part) => `/${part}`).join('')}`;
 }
 
-async function sourceNames() {
-  try {
-    const sources = await api('GET', '/v1/sources');
-    return new Map(sources.map((source) => [source.id, source.name]));
-  } catch {
-    return new Map();
-  }
-}
 
 function milliseconds(value) {
   return value === null || value === undefined ? '–' : `${number(value)} ms`;

@@ -2,7 +2,7 @@
 // field of the first step. Inputs carry stable `name`s because the end-to-end tests drive them.
 
 import { api, can, session } from '../api.js';
-import { barChart, releaseCharts } from '../charts.js';
+import { barChart, redraw } from '../charts.js';
 import {
   cards, duration, errorBox, field, h, isoDay, number, percent, replace, select, table,
 } from '../dom.js';
@@ -137,17 +137,8 @@ export async function render(container) {
     if (!(body.window_hours >= 1 && body.window_hours <= MAX_WINDOW_HOURS)) {
       return error.show(`The conversion window must be between 1 hour and ${MAX_WINDOW_HOURS / 24} days.`);
     }
-    run.disabled = true;
-    releaseCharts(result);
-    replace(result, h('p', { class: 'loading' }, 'Counting…'));
-    try {
-      replace(result, report(body, await api('POST', '/v1/analytics/funnel', body)));
-    } catch (failure) {
-      replace(result);
-      error.show(failure);
-    } finally {
-      run.disabled = false;
-    }
+    await redraw(result, { error, button: run, loading: 'Counting…' },
+      async () => report(body, await api('POST', '/v1/analytics/funnel', body)));
   }
 
   form.addEventListener('submit', (submitEvent) => {

@@ -5,7 +5,7 @@
 import { api, can, query } from '../api.js';
 import { cards, dateTime, errorBox, field, h, number, replace, select, table } from '../dom.js';
 
-const IDENTIFIER_TYPES = ['user_id', 'email', 'anonymous_id', 'phone', 'device_id', 'profile_id'];
+const IDENTIFIER_TYPES = ['user_id', 'email', 'anonymous_id', 'phone', 'device_id', 'advertising_id', 'profile_id'];
 const TIMELINE_PAGE = 50;
 
 export async function render(container, params) {
@@ -74,7 +74,7 @@ async function drawProfile(result, kind, value) {
         ], Object.entries(profile.traits), { empty: 'No traits.' }))),
     h('div', { class: 'grid-2' },
       h('section', { class: 'panel' }, h('h3', {}, 'Computed traits'), computedTable(computed)),
-      h('section', { class: 'panel' }, h('h3', {}, 'Consent'), consentSection(kind, value, profile.consent),
+      h('section', { class: 'panel' }, h('h3', {}, 'Consent'), consentSection(recordedBy(kind, value, profile), profile.consent),
         h('h3', {}, 'Audiences'),
         audiences.audiences.length
           ? h('p', {}, audiences.audiences.map((key) => h('a', { class: 'tag', href: `#/audiences/${encodeURIComponent(key)}` }, key)))
@@ -99,7 +99,13 @@ function computedTable(computed) {
   ], rows, { empty: 'None.' });
 }
 
-function consentSection(kind, value, consent) {
+/** Consent is recorded against an identifier: a profile opened by its id uses its first one. */
+function recordedBy(kind, value, profile) {
+  const first = profile.identifiers[0];
+  return kind === 'profile_id' && first ? { kind: first.type, value: first.value } : { kind, value };
+}
+
+function consentSection(identifier, consent) {
   const purposes = Object.entries(consent.purposes);
   return h('div', {},
     table([
@@ -115,10 +121,10 @@ function consentSection(kind, value, consent) {
         { label: 'Granted', value: (change) => (change.granted ? 'yes' : 'no') },
         { label: 'Source', value: (change) => change.source },
       ], consent.history)) : null,
-    can('manage_consent') ? consentForm(kind, value, purposes.map(([purpose]) => purpose)) : null);
+    can('manage_consent') ? consentForm(identifier, purposes.map(([purpose]) => purpose)) : null);
 }
 
-function consentForm(kind, value, known) {
+function consentForm({ kind, value }, known) {
   const purpose = h('input', { name: 'consent-purpose', list: 'consent-purposes', required: true, placeholder: 'marketing' });
   const granted = h('select', { name: 'consent-granted' }, h('option', { value: 'true' }, 'grant'), h('option', { value: 'false' }, 'withdraw'));
   const error = errorBox();

@@ -2,19 +2,11 @@
 // one to read its payload, and replay blocked events once the plan or the sender is fixed; a
 // replay runs them through the source's current policies and plan, never twice.
 
-import { api, query } from '../api.js';
+import { api, query, sourceNames } from '../api.js';
 import { cards, dateTime, errorBox, field, h, number, replace, select } from '../dom.js';
 
 const PERIODS = [['24h', 'Last 24 hours'], ['7d', 'Last 7 days'], ['30d', 'Last 30 days'], ['90d', 'Last 90 days']];
 
-async function sourceNames() {
-  try {
-    const sources = await api('GET', '/v1/sources');
-    return new Map(sources.map((source) => [source.id, source.name]));
-  } catch {
-    return new Map();
-  }
-}
 
 function failed(error) {
   const box = errorBox();

@@ -2,7 +2,7 @@
 // each cohort that did the return event in each later period (the classic triangle).
 
 import { api } from '../api.js';
-import { lineChart, releaseCharts } from '../charts.js';
+import { lineChart, redraw } from '../charts.js';
 import { cards, errorBox, field, h, isoDay, number, percent, replace, select } from '../dom.js';
 import { eventNames, suggestions } from './funnels.js';
 
@@ -75,17 +75,8 @@ export async function render(container) {
       from: from.value,
       to: to.value,
     };
-    run.disabled = true;
-    releaseCharts(result);
-    replace(result, h('p', { class: 'loading' }, 'Counting…'));
-    try {
-      replace(result, report(body, await api('POST', '/v1/analytics/retention', body)));
-    } catch (failure) {
-      replace(result);
-      error.show(failure);
-    } finally {
-      run.disabled = false;
-    }
+    await redraw(result, { error, button: run, loading: 'Counting…' },
+      async () => report(body, await api('POST', '/v1/analytics/retention', body)));
   }
 
   form.addEventListener('submit', (submitEvent) => {

@@ -2,6 +2,7 @@
 // figure beside the period of the same length just before it. Dates are UTC days.
 
 import { api, query } from '../api.js';
+import { lineChart } from '../charts.js';
 import {
   cards, duration, errorBox, field, h, isoDay, number, percent, replace, select, table,
 } from '../dom.js';
@@ -84,8 +85,27 @@ function report(answer) {
     }))),
     answer.summary.pageviews === 0
       ? h('p', { class: 'empty' }, 'No pageviews in this period.')
+      : h('section', { class: 'panel' }, h('h2', { class: 'panel-title' }, 'Visitors and pageviews per day'), dailyChart(answer, previous)),
+    answer.summary.pageviews === 0
+      ? null
       : h('div', { class: 'grid-2' }, breakdowns.map((breakdown) =>
         breakdownPanel(breakdown, answer[breakdown.key], previous && previous[breakdown.key]))));
+}
+
+/** Days of the period; the previous period's days drawn dashed on the same positions. */
+function dailyChart(answer, previous) {
+  const series = [
+    { label: 'Visitors', data: answer.daily.map((day) => day.visitors) },
+    { label: 'Pageviews', data: answer.daily.map((day) => day.pageviews) },
+  ];
+  if (previous) {
+    series.push(
+      { label: 'Visitors, previous period', data: previous.daily.map((day) => day.visitors), dashed: true, colourIndex: 0 },
+      { label: 'Pageviews, previous period', data: previous.daily.map((day) => day.pageviews), dashed: true, colourIndex: 1 },
+    );
+  }
+  const labels = answer.daily.map((day) => day.date);
+  return lineChart(`Visitors and pageviews per day from ${periodText(answer)}`, labels, series);
 }
 
 function periodText(period) {
