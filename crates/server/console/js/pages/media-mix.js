@@ -3,7 +3,7 @@
 // budget optimiser and written scenarios. Fits run in the background; the page polls them.
 
 import { api, can } from '../api.js';
-import { bandChart, barChart, intervalChart, lineChart, releaseCharts } from '../charts.js';
+import { bandChart, barChart, intervalChart, lineChart, redraw, releaseCharts } from '../charts.js';
 import { cards, dateTime, errorBox, field, h, number, percent, replace, select, table } from '../dom.js';
 
 /** How often a page with a model being fitted asks again. */
@@ -407,33 +407,23 @@ function optimiser(model, channels, fittedPeriods) {
   form.addEventListener('submit', async (submitEvent) => {
     submitEvent.preventDefault();
     error.clear();
-    submit.disabled = true;
-    releaseCharts(result);
-    replace(result, h('p', { class: 'loading' }, 'Searching…'));
-    try {
-      const plan = await api('POST', `/v1/media-mix/models/${encodeURIComponent(model.id)}/plans`, {
+    await redraw(result, { error, button: submit, loading: 'Searching…' }, async () => planReport(
+      await api('POST', `/v1/media-mix/models/${encodeURIComponent(model.id)}/plans`, {
         horizon_periods: Number(horizon.value),
         goal: { [goal.value]: Number(amount.value) },
         default_bound: { kind: 'relative', min: Number(lower.value), max: Number(upper.value) },
         scenarios: Number(scenarioCount.value),
-      });
-      drawPlan(result, plan, model);
-    } catch (failure) {
-      replace(result);
-      error.show(failure);
-    } finally {
-      submit.disabled = false;
-    }
+      }), model));
   });
   return h('div', {},
     h('p', { class: 'muted' }, 'Searches millions of splits, each against every posterior draw, then equalises the channels\' marginal ROIs within their bounds.'),
     form, result);
 }
 
-function drawPlan(area, plan, model) {
+function planReport(plan, model) {
   const rows = [...plan.channels].sort((a, b) => b.recommended - a.recommended);
   const certificate = plan.certificate;
-  replace(area,
+  return h('div', {},
     cards([
       { label: 'Expected KPI, plan', value: money(plan.expected_kpi.mean), detail: `90 %: ${money(plan.expected_kpi.lower)} to ${money(plan.expected_kpi.upper)}` },
       { label: 'Expected KPI, current split', value: money(plan.current_expected_kpi.mean), detail: `90 %: ${money(plan.current_expected_kpi.lower)} to ${money(plan.current_expected_kpi.upper)}` },
@@ -486,27 +476,19 @@ function scenarios(model, channels) {
   form.addEventListener('submit', async (submitEvent) => {
     submitEvent.preventDefault();
     error.clear();
-    submit.disabled = true;
-    try {
-      const comparison = await api('POST', `/v1/media-mix/models/${encodeURIComponent(model.id)}/scenarios`, {
+    await redraw(result, { error, button: submit, loading: 'Comparing…' },
+      async () => scenariosReport(await api('POST', `/v1/media-mix/models/${encodeURIComponent(model.id)}/scenarios`, {
         horizon_periods: Number(horizon.value),
         plans: lines(plans.value),
-      });
-      drawScenarios(result, comparison);
-    } catch (failure) {
-      replace(result);
-      error.show(failure);
-    } finally {
-      submit.disabled = false;
-    }
+      })));
   });
   return h('div', {},
     h('p', { class: 'muted' }, `Channels: ${channels.map((channel) => channel.channel).join(', ')}.`),
     form, result);
 }
 
-function drawScenarios(area, comparison) {
-  replace(area,
+function scenariosReport(comparison) {
+  return h('div', {},
     h('p', {}, `Current split: ${money(comparison.current_total_budget)} over ${comparison.horizon_periods} periods, expected KPI ${interval(comparison.current_expected_kpi, 0)}.`),
     table([
       { label: 'Plan', value: (row) => h('code', {}, row.plan) },
