@@ -7,10 +7,10 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use datafusion::functions_aggregate::expr_fn::{count, sum};
 use datafusion::prelude::{cast, col, lit};
-use datafusion::scalar::ScalarValue;
 use serde::{Deserialize, Serialize};
 use silta_state::Permission;
 
+use crate::analytics::expressions::received_since;
 use crate::{ApiError, AppState, auth, query};
 
 const MAX_DAYS: u32 = 3_650;
@@ -52,17 +52,13 @@ pub async fn report(
     }
     query::read_your_writes(&state).await;
     let since = chrono::Utc::now() - chrono::Duration::days(i64::from(period.days));
-    let since = lit(ScalarValue::TimestampMicrosecond(
-        Some(since.timestamp_micros()),
-        Some("UTC".into()),
-    ));
     let (batches, _) = state
         .store
         .query_frame(&state.query_limits, |context| async move {
             context
                 .table("events")
                 .await?
-                .filter(col("received_at").gt_eq(since))?
+                .filter(received_since(since))?
                 .aggregate(
                     vec![col("source")],
                     vec![

@@ -132,3 +132,33 @@ impl FromStr for Role {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Permission;
+
+    /// `GET /v1/session` reports a role's permissions from `Permission::ALL`.
+    #[test]
+    fn every_permission_is_listed() {
+        for permission in Permission::ALL {
+            // Exhaustive: a new permission fails to compile here until it is listed.
+            match permission {
+                Permission::Administer
+                | Permission::ReadProfiles
+                | Permission::ManageConsent
+                | Permission::Experiments
+                | Permission::Sql
+                | Permission::Analytics
+                | Permission::Audiences
+                | Permission::ManageSpend
+                | Permission::ReadContracts
+                | Permission::ProposePlans
+                | Permission::MediaPlans => {}
+            }
+        }
+        for permission in Permission::ALL {
+            let listed = Permission::ALL.iter().filter(|other| **other == permission);
+            assert_eq!(listed.count(), 1, "{permission:?} is listed once");
+        }
+    }
+}

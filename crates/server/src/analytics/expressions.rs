@@ -144,6 +144,11 @@ pub fn timestamp(micros: i64) -> Expr {
     ))
 }
 
+/// Events received at or after `since`.
+pub fn received_since(since: chrono::DateTime<chrono::Utc>) -> Expr {
+    col("received_at").gt_eq(timestamp(since.timestamp_micros()))
+}
+
 const UNIX_EPOCH_DAY: NaiveDate = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
 
 /// Days since 1970-01-01, as Arrow's `Date32` counts.

@@ -14,7 +14,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use silta_state::Permission;
 
-use super::{received_since, source_names};
+use super::source_names;
+use crate::analytics::expressions::received_since;
 use crate::{ApiError, AppState, auth, query};
 
 const MAX_EVENTS: usize = 200;

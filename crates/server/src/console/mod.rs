@@ -11,9 +11,6 @@ use std::collections::HashMap;
 use axum::extract::Path;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use chrono::{DateTime, Utc};
-use datafusion::prelude::{Expr, col, lit};
-use datafusion::scalar::ScalarValue;
 use rust_embed::RustEmbed;
 
 use crate::{ApiError, AppState};
@@ -90,11 +87,4 @@ fn source_names(state: &AppState) -> Result<HashMap<String, String>, ApiError> {
         .into_iter()
         .map(|source| (source.id, source.name))
         .collect())
-}
-
-fn received_since(since: DateTime<Utc>) -> Expr {
-    col("received_at").gt_eq(lit(ScalarValue::TimestampMicrosecond(
-        Some(since.timestamp_micros()),
-        Some("UTC".into()),
-    )))
 }

@@ -15,7 +15,8 @@ use datafusion::prelude::{cast, col, lit};
 use serde::{Deserialize, Serialize};
 use silta_state::Permission;
 
-use super::{received_since, source_names};
+use super::source_names;
+use crate::analytics::expressions::received_since;
 use crate::{ApiError, AppState, auth, query};
 
 /// A day at most: the figures are per minute.

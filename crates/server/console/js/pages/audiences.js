@@ -2,7 +2,7 @@
 // exits; and the builder, where the condition tree and the text form are two views of one
 // definition, each updated from the other through the server's preview, with a live size.
 
-import { api, can, session } from '../api.js';
+import { api, can } from '../api.js';
 import { cards, dateTime, errorBox, field, h, number, replace, select, table } from '../dom.js';
 
 const PREVIEW_DELAY_MS = 400;
@@ -61,8 +61,8 @@ async function renderAudience(container, key) {
     h('div', { class: 'toolbar' },
       h('a', { href: `#/audiences/${encodeURIComponent(key)}/edit` }, 'Edit'),
       refresh,
-      download(`${path}/members?format=csv`, `${key}.csv`, 'Members as CSV'),
-      download(`${path}/members`, `${key}.json`, 'Members as JSON'),
+      download(`${path}/members?format=csv`, `${key}.csv`, 'Members as CSV', error),
+      download(`${path}/members`, `${key}.json`, 'Members as JSON', error),
       remove),
     error,
     h('section', { class: 'panel' }, h('h2', {}, 'Entries and exits, newest first'),
@@ -73,17 +73,23 @@ async function renderAudience(container, key) {
       ], changeRows, { empty: 'No changes recorded yet.' })));
 }
 
-/** A link-like button that fetches with the token and saves the answer as a file. */
-function download(path, filename, label) {
+/** A button that fetches with the token and saves the answer as a file. */
+function download(path, filename, label, error) {
   const button = h('button', { type: 'button', class: 'secondary' }, label);
   button.addEventListener('click', async () => {
-    const response = await fetch(path, { headers: { Authorization: `Bearer ${session.token}` } });
-    const url = URL.createObjectURL(await response.blob());
-    const link = h('a', { href: url, download: filename });
-    document.body.append(link);
-    link.click();
-    link.remove();
-    URL.revokeObjectURL(url);
+    error.clear();
+    try {
+      const answer = await api('GET', path);
+      const text = typeof answer === 'string' ? answer : JSON.stringify(answer, null, 2);
+      const url = URL.createObjectURL(new Blob([text]));
+      const link = h('a', { href: url, download: filename });
+      document.body.append(link);
+      link.click();
+      link.remove();
+      URL.revokeObjectURL(url);
+    } catch (failure) {
+      error.show(failure);
+    }
   });
   return button;
 }
