@@ -1,15 +1,23 @@
-"""A destination added with the CLI, fed by the official Segment library, delivering to a
-webhook receiver (Python's own HTTP server) with a verifiable signature; and the CLI's view of
-its figures and of a test delivery."""
+"""Destinations added with the CLI and fed by the official client libraries: a webhook receiver
+(Python's own HTTP server) with a verifiable signature, the CLI's view of its figures and of a
+test delivery; Parquet exports to moto's S3 server."""
 
 import hashlib
 import hmac
 import http.server
 import json
+import socket
+import subprocess
+import sys
 import threading
 import time
 import uuid
 
+import boto3
+import botocore.exceptions
+import pyarrow
+import pyarrow.parquet
+from rudderstack.analytics.client import Client as RudderClient
 from segment.analytics.client import Client as SegmentClient
 
 from conftest import Silta
@@ -80,3 +88,83 @@ def test_events_from_the_segment_library_reach_a_signed_webhook(tmp_path):
     finally:
         server.stop()
         receiver.shutdown()
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_parquet_exports_reach_s3_compatible_storage(tmp_path):
+    """A files destination writing Parquet to a bucket of moto's S3 server, with its keys read
+    from the environment, fed by the RudderStack library."""
+    port = free_port()
+    moto = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    server = Silta(tmp_path / "data")
+    try:
+        s3 = boto3.client("s3", endpoint_url=endpoint, region_name="eu-north-1",
+                          aws_access_key_id="lake-id", aws_secret_access_key="lake-secret")
+        deadline = time.time() + 30
+        while True:
+            try:
+                s3.create_bucket(Bucket="silta-lake",
+                                 CreateBucketConfiguration={"LocationConstraint": "eu-north-1"})
+                break
+            except botocore.exceptions.EndpointConnectionError:
+                assert time.time() < deadline, "moto did not start"
+                time.sleep(0.2)
+        server.env.update(LAKE_KEY_ID="lake-id", LAKE_SECRET="lake-secret")
+        spec = tmp_path / "lake.json"
+        spec.write_text(json.dumps({
+            "name": "Lake", "purpose": "analytics",
+            "target": {"type": "files", "url": "s3://silta-lake/events", "format": "parquet",
+                       "endpoint": endpoint, "region": "eu-north-1",
+                       "access_key_id": {"env": "LAKE_KEY_ID"},
+                       "secret_access_key": {"env": "LAKE_SECRET"}},
+            "delivery": {"batch_size": 100, "linger_ms": 500},
+        }))
+        write_key = server.cli("sources", "add", "--name", "Shop", "--channel", "shop")
+        destination = json.loads(server.cli("destinations", "add", str(spec)))["id"]
+        server.start()
+        client = RudderClient(write_key, host=server.url, sync_mode=True)
+        consent = {"consent": {"categoryPreferences": {"analytics": True}}}
+        refused = {"consent": {"categoryPreferences": {"analytics": False}}}
+        for n in range(5):
+            client.track(f"user-{n}", "Product Viewed", {"sku": f"SKU-{n}", "price": n + 0.5},
+                         context=consent if n != 2 else refused, message_id=f"m-{n}")
+        client.flush()
+
+        rows = []
+        deadline = time.time() + 30
+        while len(rows) < 4 and time.time() < deadline:
+            time.sleep(0.2)
+            listed = s3.list_objects_v2(Bucket="silta-lake", Prefix="events/").get("Contents", [])
+            rows = []
+            for entry in listed:
+                assert entry["Key"].startswith("events/dt="), entry["Key"]
+                assert entry["Key"].endswith(".parquet"), entry["Key"]
+                body = s3.get_object(Bucket="silta-lake", Key=entry["Key"])["Body"].read()
+                rows += pyarrow.parquet.read_table(pyarrow.BufferReader(body)).to_pylist()
+        assert sorted(row["userId"] for row in rows) == ["user-0", "user-1", "user-3", "user-4"]
+        first = next(row for row in rows if row["userId"] == "user-0")
+        assert first["event"] == "Product Viewed"
+        assert first["idempotency_key"].endswith(":m-0")
+        assert json.loads(first["properties"]) == {"sku": "SKU-0", "price": 0.5}
+
+        shown = json.loads(server.cli("destinations", "show", destination))
+        assert shown["stats"]["delivered"] == 4, shown
+        assert shown["stats"]["suppressed_without_consent"] == 1, shown
+        # The keys are named, never stored.
+        assert "lake-secret" not in json.dumps(shown)
+        assert b"lake-secret" not in b"".join(p.read_bytes() for p in (tmp_path / "data").rglob("*")
+                                               if p.is_file())
+    finally:
+        if server.process:
+            server.stop()
+        moto.terminate()
+        moto.wait(timeout=30)

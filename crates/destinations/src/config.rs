@@ -19,6 +19,8 @@ const MAX_URL_CHARS: usize = 2048;
 const MAX_SUBJECT_CHARS: usize = 256;
 const MAX_TIMEOUT_MS: u64 = 120_000;
 const MAX_BACKOFF_MS: u64 = 24 * 3600 * 1000;
+const MAX_LINGER_MS: u64 = 24 * 3600 * 1000;
+pub const MAX_ACTIVATED_AUDIENCES: usize = 100;
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 #[error("{0}")]
@@ -51,6 +53,13 @@ pub struct DestinationSpec {
     pub mapping: Option<Mapping>,
     #[serde(default)]
     pub delivery: DeliveryPolicy,
+    /// Audiences whose entries and exits this destination receives, as `Audience Entered` and
+    /// `Audience Exited` track events of the member's profile.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub activate: Vec<String>,
+    /// Whether collected events go out at all (a destination may want only its audiences).
+    #[serde(default = "enabled")]
+    pub forward_events: bool,
     #[serde(default = "enabled")]
     pub enabled: bool,
 }
@@ -80,6 +89,42 @@ pub enum Target {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         token: Option<SecretRef>,
     },
+    /// One file per delivered batch, in `url` (`file:///absolute/directory` or
+    /// `s3://bucket/prefix`) under `dt=YYYY-MM-DD/`, named by the batch's idempotency key so
+    /// that a retried batch overwrites its own file. `delivery.linger_ms` makes exports
+    /// periodic: a batch waits that long to fill up.
+    Files {
+        url: String,
+        #[serde(default)]
+        format: FileFormat,
+        /// S3-compatible storage other than AWS (MinIO, Ceph, a local test server).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        endpoint: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        region: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        access_key_id: Option<SecretRef>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        secret_access_key: Option<SecretRef>,
+    },
+}
+
+/// How exported files are written: one row per message, one column per top-level field.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileFormat {
+    #[default]
+    Csv,
+    Parquet,
+}
+
+impl FileFormat {
+    pub fn extension(self) -> &'static str {
+        match self {
+            FileFormat::Csv => "csv",
+            FileFormat::Parquet => "parquet",
+        }
+    }
 }
 
 impl Target {
@@ -87,6 +132,7 @@ impl Target {
         match self {
             Target::Webhook { .. } => "webhook",
             Target::Nats { .. } => "nats",
+            Target::Files { .. } => "files",
         }
     }
 }
@@ -205,6 +251,8 @@ pub struct DeliveryPolicy {
     pub initial_backoff_ms: u64,
     pub max_backoff_ms: u64,
     pub timeout_ms: u64,
+    /// How long a batch smaller than `batch_size` waits for more events before it is sent.
+    pub linger_ms: u64,
 }
 
 impl Default for DeliveryPolicy {
@@ -215,6 +263,7 @@ impl Default for DeliveryPolicy {
             initial_backoff_ms: 500,
             max_backoff_ms: 300_000,
             timeout_ms: 10_000,
+            linger_ms: 0,
         }
     }
 }
@@ -222,6 +271,10 @@ impl Default for DeliveryPolicy {
 impl DeliveryPolicy {
     pub fn timeout(&self) -> Duration {
         Duration::from_millis(self.timeout_ms)
+    }
+
+    pub fn linger(&self) -> Duration {
+        Duration::from_millis(self.linger_ms)
     }
 }
 
@@ -281,6 +334,16 @@ impl DestinationSpec {
                 "delivery.timeout_ms must be 1 to {MAX_TIMEOUT_MS}"
             )));
         }
+        if policy.linger_ms > MAX_LINGER_MS {
+            return Err(invalid(format!(
+                "delivery.linger_ms must be at most {MAX_LINGER_MS}"
+            )));
+        }
+        if self.activate.len() > MAX_ACTIVATED_AUDIENCES {
+            return Err(invalid(format!(
+                "activate lists at most {MAX_ACTIVATED_AUDIENCES} audiences"
+            )));
+        }
         Ok(())
     }
 
@@ -308,6 +371,52 @@ impl DestinationSpec {
                 check_subject(subject)?;
                 if let Some(token) = token {
                     token.validate("target.token")?;
+                }
+            }
+            Target::Files {
+                url,
+                endpoint,
+                region,
+                access_key_id,
+                secret_access_key,
+                ..
+            } => {
+                let location = FileLocation::parse(url)?;
+                let s3_settings = endpoint.is_some()
+                    || region.is_some()
+                    || access_key_id.is_some()
+                    || secret_access_key.is_some();
+                if matches!(location, FileLocation::Directory(_)) && s3_settings {
+                    return Err(invalid(
+                        "endpoint, region and access keys apply only to s3:// urls",
+                    ));
+                }
+                if let Some(endpoint) = endpoint {
+                    check_url(endpoint, &["http", "https"], allowed_hosts).map_err(|error| {
+                        invalid(error.0.replace("target.url", "target.endpoint"))
+                    })?;
+                }
+                if let Some(region) = region
+                    && (region.is_empty()
+                        || region.len() > 64
+                        || !region
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || c == '-'))
+                {
+                    return Err(invalid(
+                        "target.region must be a region name such as eu-north-1",
+                    ));
+                }
+                if access_key_id.is_some() != secret_access_key.is_some() {
+                    return Err(invalid(
+                        "target.access_key_id and target.secret_access_key go together",
+                    ));
+                }
+                if let Some(key) = access_key_id {
+                    key.validate("target.access_key_id")?;
+                }
+                if let Some(secret) = secret_access_key {
+                    secret.validate("target.secret_access_key")?;
                 }
             }
         }
@@ -345,6 +454,57 @@ fn check_url(url: &str, schemes: &[&str], allowed_hosts: &[String]) -> Result<()
         )));
     }
     Ok(())
+}
+
+/// Where a files destination writes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FileLocation {
+    Directory(PathBuf),
+    S3 { bucket: String, prefix: String },
+}
+
+impl FileLocation {
+    pub fn parse(url: &str) -> Result<FileLocation, ConfigError> {
+        if url.len() > MAX_URL_CHARS {
+            return Err(invalid(format!(
+                "target.url is longer than {MAX_URL_CHARS} characters"
+            )));
+        }
+        let parsed = url::Url::parse(url)
+            .map_err(|error| invalid(format!("target.url is not a URL: {error}")))?;
+        match parsed.scheme() {
+            "file" => {
+                let path = parsed
+                    .to_file_path()
+                    .map_err(|()| invalid("target.url must be file:///an/absolute/directory"))?;
+                if path
+                    .components()
+                    .any(|part| part == std::path::Component::ParentDir)
+                {
+                    return Err(invalid("target.url must not contain `..`"));
+                }
+                Ok(FileLocation::Directory(path))
+            }
+            "s3" => {
+                let bucket = parsed.host_str().unwrap_or_default().to_string();
+                let well_named = (3..=63).contains(&bucket.len())
+                    && bucket.chars().all(|c| {
+                        c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.'
+                    });
+                if !well_named {
+                    return Err(invalid(
+                        "target.url must be s3://bucket/prefix with a valid bucket name",
+                    ));
+                }
+                let prefix = parsed.path().trim_matches('/').to_string();
+                if prefix.split('/').any(|part| part == "..") {
+                    return Err(invalid("target.url must not contain `..`"));
+                }
+                Ok(FileLocation::S3 { bucket, prefix })
+            }
+            _ => Err(invalid("target.url must use file or s3")),
+        }
+    }
 }
 
 /// `crm.example.com` matches itself; `*.example.com` matches its subdomains.

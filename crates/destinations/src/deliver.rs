@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::config::{DeliveryPolicy, SecretRef, Target};
+use crate::files::{FileSink, S3Settings};
 use crate::retry::retry_after;
 use crate::signature::{SIGNATURE_HEADER, sign};
 
@@ -61,6 +62,10 @@ pub enum Sender {
         /// Connected on first use and kept; the client reconnects by itself.
         client: tokio::sync::Mutex<Option<async_nats::Client>>,
     },
+    Files {
+        sink: FileSink,
+        timeout: Duration,
+    },
 }
 
 impl Sender {
@@ -93,10 +98,31 @@ impl Sender {
                 timeout: policy.timeout(),
                 client: tokio::sync::Mutex::new(None),
             },
+            Target::Files {
+                url,
+                format,
+                endpoint,
+                region,
+                access_key_id,
+                secret_access_key,
+            } => Sender::Files {
+                sink: FileSink::new(
+                    url,
+                    *format,
+                    &S3Settings {
+                        endpoint: endpoint.as_deref(),
+                        region: region.as_deref(),
+                        access_key_id: access_key_id.as_ref(),
+                        secret_access_key: secret_access_key.as_ref(),
+                    },
+                )?,
+                timeout: policy.timeout(),
+            },
         })
     }
 
-    /// Sends `messages` as one delivery: one request for a webhook, one message each on NATS.
+    /// Sends `messages` as one delivery: one request for a webhook, one message each on NATS,
+    /// one file for files.
     pub async fn send(&self, messages: &[Message]) -> Result<Attempt, Failure> {
         let started = Instant::now();
         let (status, answer) = match self {
@@ -134,6 +160,15 @@ impl Sender {
                 )
                 .await?;
                 (None, format!("published {} on {subject}", messages.len()))
+            }
+            Sender::Files { sink, timeout } => {
+                let key = batch_key(messages);
+                let writing = sink.write(&key, messages, Utc::now());
+                let path = tokio::time::timeout(*timeout, writing)
+                    .await
+                    .map_err(|_| Failure::retryable("files: writing timed out".to_string()))?
+                    .map_err(Failure::retryable)?;
+                (None, format!("wrote {} to {path}", messages.len()))
             }
         };
         Ok(Attempt {

@@ -1,10 +1,12 @@
-//! Destinations: the systems Silta feeds with what it collects (webhooks, NATS subjects). A
+//! Destinations: the systems Silta feeds with what it collects (webhooks, NATS subjects,
+//! CSV and Parquet files in a directory or S3-compatible storage). A
 //! destination's configuration, the filter and mapping of what it receives, its durable queue
 //! and dead-letter queue (`<data>/outbox.redb`), and the worker that delivers at least once
 //! with retries, backoff and jitter.
 
 mod config;
 mod deliver;
+mod files;
 mod mapping;
 mod outbox;
 mod retry;
@@ -14,7 +16,8 @@ mod stats;
 mod worker;
 
 pub use config::{
-    ConfigError, DeliveryPolicy, Destination, DestinationSpec, Filter, SecretRef, Target,
+    ConfigError, DeliveryPolicy, Destination, DestinationSpec, FileFormat, FileLocation, Filter,
+    SecretRef, Target,
 };
 pub use deliver::{Attempt, Failure, Message, Sender};
 pub use mapping::{FieldRule, Mapping, Transform};

@@ -73,6 +73,16 @@ impl Worker {
                 let _ = tokio::time::timeout(IDLE_POLL, self.wake.notified()).await;
                 continue;
             }
+            if batch.len() < policy.batch_size {
+                // A batch that is not full waits up to `linger` from its oldest event.
+                let age = (Utc::now() - batch[0].event.received_at)
+                    .to_std()
+                    .unwrap_or_default();
+                if let Some(left) = policy.linger().checked_sub(age).filter(|d| !d.is_zero()) {
+                    let _ = tokio::time::timeout(left, self.wake.notified()).await;
+                    continue;
+                }
+            }
             let spec = &self.destination.spec;
             let mut allowed = Vec::with_capacity(batch.len());
             let (mut without_consent, mut outside_audiences) = (Vec::new(), Vec::new());

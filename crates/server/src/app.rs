@@ -274,6 +274,10 @@ pub fn app(state: AppState) -> Router {
             "/v1/destinations/{id}/dead-letters/replay",
             post(destinations::routes::replay),
         )
+        .route(
+            "/v1/destinations/{id}/sync",
+            post(destinations::routes::sync),
+        )
         .route("/metrics", get(destinations::routes::metrics))
         .route("/v1/demo", post(demo::load))
         .route("/v1/profiles/{id}/merges", get(profiles::get_merges))

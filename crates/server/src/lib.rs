@@ -52,7 +52,7 @@ pub use contracts::violations::{ViolationCounts, ViolationsQuery, count_violatio
 pub use demo::{DemoReport, DemoRequest, load_demo};
 pub use destinations::manage::{
     create_destination, dead_letters, delete_destination, list_destinations, replace_destination,
-    replay_dead_letters, show_destination, test_destination,
+    replay_dead_letters, show_destination, sync_destination, test_destination,
 };
 pub use error::ApiError;
 pub use experiment_results::experiment_results;

@@ -620,3 +620,230 @@ async fn an_audience_filter_sends_only_its_members_events() {
         .collect();
     assert_eq!(ids, [json!("f-2")]);
 }
+
+fn sha256_hex(text: &str) -> String {
+    use sha2::Digest;
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
+async fn identify(silta: &TestSilta, user: &str, id: &str, plan: &str, marketing: bool) {
+    send(
+        silta,
+        vec![json!({
+            "type": "identify", "userId": user, "messageId": id,
+            "traits": {"plan": plan, "email": format!("{user}@Example.com ")},
+            "context": {"consent": {"categoryPreferences": {"marketing": marketing}}},
+        })],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn audience_entries_and_exits_reach_activating_destinations_with_hashed_emails() {
+    let silta = TestSilta::start().await;
+    let (receiver, url) = Receiver::start().await;
+    identify(&silta, "ada", "a-1", "pro", true).await;
+    // bob is a member but did not grant marketing: nothing of his is sent.
+    identify(&silta, "bob", "b-1", "pro", false).await;
+    identify(&silta, "cy", "c-1", "free", true).await;
+    let (status, audience) = silta
+        .call(
+            Method::PUT,
+            "/v1/audiences/pro",
+            &silta.marketer_token,
+            json!({"text": r#"trait(plan) = "pro""#}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{audience}");
+    assert_eq!(audience["members"], 2);
+    // A customer list for an ad platform: the audience, the change and the hashed email.
+    let created = create(
+        &silta,
+        json!({"name": "Ads list", "purpose": "marketing",
+               "target": {"type": "webhook", "url": url},
+               "activate": ["pro"], "forward_events": false,
+               "mapping": {"fields": {
+                   "audience": "properties.audience_key",
+                   "change": "event",
+                   "email_sha256": {"path": "context.traits.email", "transforms": ["sha256"]}}}}),
+    )
+    .await;
+    let id = created["id"].as_str().expect("id").to_string();
+    let (status, synced) = silta
+        .call(
+            Method::POST,
+            &format!("/v1/destinations/{id}/sync"),
+            &silta.admin_token,
+            Value::Null,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{synced}");
+    assert_eq!(synced["queued"], json!({"pro": 2}));
+    wait_for("the full sync", || !receiver.bodies().is_empty()).await;
+    assert_eq!(
+        receiver.bodies(),
+        [json!({"audience": "pro", "change": "Audience Entered",
+                "email_sha256": sha256_hex("ada@example.com")})]
+    );
+
+    // Collected events are not forwarded by a destination that only activates audiences.
+    send(&silta, vec![order("ada", "o-1", true)]).await;
+    // cy joins, ada leaves: the next refresh sends both changes.
+    identify(&silta, "cy", "c-2", "pro", true).await;
+    identify(&silta, "ada", "a-2", "free", true).await;
+    let (status, refreshed) = silta
+        .call(
+            Method::POST,
+            "/v1/audiences/pro/refresh",
+            &silta.marketer_token,
+            Value::Null,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{refreshed}");
+    assert_eq!(
+        (refreshed["entered"].clone(), refreshed["exited"].clone()),
+        (json!(1), json!(1))
+    );
+    wait_for("the refresh's changes", || receiver.bodies().len() >= 3).await;
+    let mut changes: Vec<Value> = receiver.bodies()[1..].to_vec();
+    changes.sort_by_key(|body| body["change"].to_string());
+    assert_eq!(
+        changes,
+        [
+            json!({"audience": "pro", "change": "Audience Entered",
+                   "email_sha256": sha256_hex("cy@example.com")}),
+            json!({"audience": "pro", "change": "Audience Exited",
+                   "email_sha256": sha256_hex("ada@example.com")}),
+        ]
+    );
+    let figures = stats(&silta, &id).await;
+    assert_eq!(figures["delivered"], 3, "{figures}");
+    assert_eq!(figures["suppressed_without_consent"], 1, "{figures}");
+
+    let (status, refused) = silta
+        .call(
+            Method::POST,
+            "/v1/destinations",
+            &silta.admin_token,
+            json!({"name": "Ads", "purpose": "marketing",
+                   "target": {"type": "webhook", "url": url}, "activate": ["no-such"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+    assert!(
+        refused["message"]
+            .as_str()
+            .expect("message")
+            .contains("activate names `no-such`")
+    );
+    let (status, _) = silta
+        .call(
+            Method::POST,
+            &format!("/v1/destinations/{id}/sync"),
+            &silta.marketer_token,
+            Value::Null,
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+/// Every data row of the CSV files under `directory`, each as its cells.
+fn csv_rows(directory: &std::path::Path) -> Vec<Vec<String>> {
+    let mut rows = Vec::new();
+    for day in std::fs::read_dir(directory).expect("export directory") {
+        let day = day.expect("entry").path();
+        assert!(
+            day.file_name()
+                .expect("name")
+                .to_string_lossy()
+                .starts_with("dt=")
+        );
+        for file in std::fs::read_dir(&day).expect("day directory") {
+            let mut reader = csv::Reader::from_path(file.expect("file").path()).expect("csv");
+            let header: Vec<String> = reader
+                .headers()
+                .expect("header")
+                .iter()
+                .map(String::from)
+                .collect();
+            // A mapping's fields come out in name order.
+            assert_eq!(header, ["idempotency_key", "event", "revenue", "user"]);
+            for row in reader.records() {
+                rows.push(row.expect("row").iter().map(String::from).collect());
+            }
+        }
+    }
+    rows.sort();
+    rows
+}
+
+#[tokio::test]
+async fn a_files_destination_writes_periodic_csv_exports_of_consented_events() {
+    let silta = TestSilta::start().await;
+    let exports = tempfile::tempdir().expect("tempdir");
+    let created = create(
+        &silta,
+        json!({"name": "Data lake", "purpose": "marketing",
+               "target": {"type": "files", "url": format!("file://{}", exports.path().display()),
+                          "format": "csv"},
+               "mapping": {"fields": {"event": "event", "user": "userId",
+                                      "revenue": "properties.revenue"}},
+               "delivery": {"batch_size": 3, "linger_ms": 300}}),
+    )
+    .await;
+    let id = created["id"].as_str().expect("id").to_string();
+    send(
+        &silta,
+        (1..=5)
+            .map(|n| order(&format!("u{n}"), &format!("f-{n}"), n != 4))
+            .collect(),
+    )
+    .await;
+    let source = source_of(&silta).await;
+    wait_for("four exported rows", || {
+        std::fs::read_dir(exports.path()).is_ok_and(|mut days| days.next().is_some())
+            && csv_rows(exports.path()).len() == 4
+    })
+    .await;
+    let expected: Vec<Vec<String>> = [1, 2, 3, 5]
+        .iter()
+        .map(|n| {
+            vec![
+                format!("{source}:f-{n}"),
+                "Order Completed".to_string(),
+                "30.5".to_string(),
+                format!("u{n}"),
+            ]
+        })
+        .collect();
+    assert_eq!(csv_rows(exports.path()), expected);
+    let figures = stats(&silta, &id).await;
+    assert_eq!(figures["delivered"], 4, "{figures}");
+
+    let (status, refused) = silta
+        .call(
+            Method::POST,
+            "/v1/destinations",
+            &silta.admin_token,
+            json!({"name": "Lake", "purpose": "marketing",
+                   "target": {"type": "files", "url": "file://relative/dir"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+    let (status, refused) = silta
+        .call(
+            Method::POST,
+            "/v1/destinations",
+            &silta.admin_token,
+            json!({"name": "Lake", "purpose": "marketing",
+                   "target": {"type": "files", "url": "file:///tmp/x", "region": "eu-north-1"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+    assert!(
+        refused["message"]
+            .as_str()
+            .expect("message")
+            .contains("only to s3://")
+    );
+}

@@ -149,35 +149,47 @@ impl StateStore {
         at: DateTime<Utc>,
     ) -> Result<Refreshed, StateError> {
         let at_micros = at.timestamp_micros();
-        let previous: BTreeSet<String> = self
-            .audience_members(key)?
-            .into_iter()
-            .map(|(profile, _)| profile)
-            .collect();
+        let (entered, exited) = self.membership_changes(key, current)?;
         let transaction = self.database.begin_write()?;
-        let mut refreshed = Refreshed {
+        let refreshed = Refreshed {
             members: current.len() as u64,
-            ..Refreshed::default()
+            entered: entered.len() as u64,
+            exited: exited.len() as u64,
         };
         {
             let mut members = transaction.open_table(MEMBERS)?;
             let mut by_profile = transaction.open_table(BY_PROFILE)?;
             let mut changes = transaction.open_table(CHANGES)?;
-            for profile in current.difference(&previous) {
+            for profile in entered {
                 members.insert((key, profile.as_str()), at_micros)?;
                 by_profile.insert((profile.as_str(), key), ())?;
                 changes.insert((key, at_micros, profile.as_str()), true)?;
-                refreshed.entered += 1;
             }
-            for profile in previous.difference(current) {
+            for profile in exited {
                 members.remove((key, profile.as_str()))?;
                 by_profile.remove((profile.as_str(), key))?;
                 changes.insert((key, at_micros, profile.as_str()), false)?;
-                refreshed.exited += 1;
             }
         }
         transaction.commit()?;
         Ok(refreshed)
+    }
+
+    /// Who would enter and who would leave `key` if `current` were its members now.
+    pub fn membership_changes(
+        &self,
+        key: &str,
+        current: &BTreeSet<String>,
+    ) -> Result<(Vec<String>, Vec<String>), StateError> {
+        let previous: BTreeSet<String> = self
+            .audience_members(key)?
+            .into_iter()
+            .map(|(profile, _)| profile)
+            .collect();
+        Ok((
+            current.difference(&previous).cloned().collect(),
+            previous.difference(current).cloned().collect(),
+        ))
     }
 
     /// The members of an audience with the time each entered, by profile id.

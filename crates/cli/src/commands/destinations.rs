@@ -6,7 +6,7 @@ use serde_json::Value;
 use silta_destinations::DestinationSpec;
 use silta_server::{
     Config, create_destination, delete_destination, list_destinations, replay_dead_letters,
-    show_destination, test_destination,
+    show_destination, sync_destination, test_destination,
 };
 use silta_state::Actor;
 
@@ -34,6 +34,8 @@ pub enum DestinationsCommand {
     },
     /// Put every dead letter back in the queue.
     Replay { id: String },
+    /// Queue every member of the audiences the destination activates (a full sync).
+    Sync { id: String },
 }
 
 fn spec_from(file: &PathBuf) -> anyhow::Result<DestinationSpec> {
@@ -153,6 +155,20 @@ pub async fn run(config: Config, command: DestinationsCommand) -> anyhow::Result
                 }
             };
             print(&replayed)?;
+        }
+        DestinationsCommand::Sync { id } => {
+            let queued: Value = match &server {
+                Some(server) => {
+                    server
+                        .post(&format!("/v1/destinations/{id}/sync"), &Value::Null)
+                        .await?
+                }
+                None => {
+                    client::locally(config, async |state| sync_destination(state, &id, &actor))
+                        .await?
+                }
+            };
+            print(&queued)?;
         }
     }
     Ok(())

@@ -20,6 +20,7 @@ use silta_analytics::audience::{self, Condition};
 use silta_state::{Actor, Audience, Permission, Refreshed};
 
 use crate::analytics::scan::{self, Explain};
+use crate::destinations::activation::Change;
 use crate::{ApiError, AppState, auth, query};
 
 pub use members::{changes, export};
@@ -364,11 +365,29 @@ pub async fn preview_definition(
     })
 }
 
+/// Recomputes the members of `audience`; entries and exits reach the destinations that
+/// activate it before the new members are recorded.
 async fn refresh_one(state: &AppState, audience: &Audience) -> Result<Refreshed, ApiError> {
     let (members, _) = evaluate(state, &with_purpose(audience), Some(&audience.key), false).await?;
+    let at = Utc::now();
+    let (entered, exited) = state
+        .credentials
+        .membership_changes(&audience.key, &members)?;
+    let changes: Vec<(&str, Change)> = entered
+        .iter()
+        .map(|profile| (profile.as_str(), Change::Entered))
+        .chain(
+            exited
+                .iter()
+                .map(|profile| (profile.as_str(), Change::Exited)),
+        )
+        .collect();
+    state
+        .destinations
+        .activate(&state.identity, &audience.key, &changes, at, None)?;
     Ok(state
         .credentials
-        .refresh_members(&audience.key, &members, Utc::now())?)
+        .refresh_members(&audience.key, &members, at)?)
 }
 
 /// `POST /v1/audiences/{key}/refresh`: recomputes the members now.

@@ -8,6 +8,7 @@ use silta_model::{Channel, Event, EventType};
 use silta_state::{Actor, Change};
 
 use crate::consent::SILTA_SOURCE;
+use crate::destinations::activation;
 use crate::{ApiError, AppState};
 
 /// Dead letters one request lists at most.
@@ -39,11 +40,16 @@ fn validated(state: &AppState, spec: &DestinationSpec) -> Result<(), ApiError> {
     let purposes = state.identity.read().config().consent.purposes.clone();
     spec.validate(&purposes, &state.destination_hosts)
         .map_err(|error| ApiError::bad_request(error.to_string()))?;
-    for key in &spec.filter.audiences {
-        if state.credentials.audience(key)?.is_none() {
-            return Err(ApiError::bad_request(format!(
-                "filter.audiences names `{key}`, which is no audience"
-            )));
+    for (field, keys) in [
+        ("filter.audiences", &spec.filter.audiences),
+        ("activate", &spec.activate),
+    ] {
+        for key in keys {
+            if state.credentials.audience(key)?.is_none() {
+                return Err(ApiError::bad_request(format!(
+                    "{field} names `{key}`, which is no audience"
+                )));
+            }
         }
     }
     Ok(())
@@ -123,6 +129,42 @@ pub async fn test_destination(state: &AppState, id: &str) -> Result<Value, ApiEr
         Ok(attempt) => json!({"delivered": true, "attempt": attempt, "message": message.1}),
         Err(failure) => json!({"delivered": false, "failure": failure, "message": message.1}),
     })
+}
+
+/// A full sync: every current member of each audience the destination activates is queued
+/// as an `Audience Entered` event.
+pub fn sync_destination(state: &AppState, id: &str, actor: &Actor) -> Result<Value, ApiError> {
+    let destination = found(state, id)?;
+    if !destination.spec.enabled {
+        return Err(ApiError::bad_request(format!(
+            "destination `{id}` is disabled"
+        )));
+    }
+    if destination.spec.activate.is_empty() {
+        return Err(ApiError::bad_request(format!(
+            "destination `{id}` activates no audience"
+        )));
+    }
+    let now = Utc::now();
+    let mut queued = serde_json::Map::new();
+    for key in &destination.spec.activate {
+        let members = state.credentials.audience_members(key)?;
+        let changes: Vec<(&str, activation::Change)> = members
+            .iter()
+            .map(|(profile_id, _)| (profile_id.as_str(), activation::Change::Synced))
+            .collect();
+        let count = state
+            .destinations
+            .activate(&state.identity, key, &changes, now, Some(id))?;
+        queued.insert(key.clone(), json!(count));
+    }
+    state.credentials.record(Change {
+        actor,
+        action: "destination.synced",
+        target: id,
+        detail: json!({"queued": queued}),
+    })?;
+    Ok(json!({"queued": queued}))
 }
 
 /// The oldest `limit` dead letters, each with its event in the Segment spec's JSON.

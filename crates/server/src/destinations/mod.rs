@@ -1,7 +1,9 @@
 //! Destinations in the running server: the fan-out that queues every applied event for each
-//! destination whose filter admits it, one delivery worker per enabled destination, and the
-//! HTTP routes that configure and observe them.
+//! destination whose filter admits it, audience entries and exits for the destinations that
+//! activate the audience, one delivery worker per enabled destination, and the HTTP routes
+//! that configure and observe them.
 
+pub mod activation;
 pub mod manage;
 pub mod routes;
 
@@ -213,6 +215,67 @@ impl Destinations {
     }
 }
 
+impl Destinations {
+    /// Queues the entries and exits of `audience` (profile id, change) for every enabled
+    /// destination that activates it (or only for `only`), durably, before the refresh that
+    /// found them is recorded: a crash in between sends them again rather than never. Returns
+    /// how many events were queued.
+    pub fn activate(
+        &self,
+        identity: &Identity,
+        audience: &str,
+        changes: &[(&str, activation::Change)],
+        at: chrono::DateTime<chrono::Utc>,
+        only: Option<&str>,
+    ) -> Result<usize, OutboxError> {
+        let active = self
+            .active
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let targets: Vec<&Active> = active
+            .iter()
+            .filter(|entry| only.is_none_or(|id| entry.destination.id == id))
+            .filter(|entry| {
+                entry
+                    .destination
+                    .spec
+                    .activate
+                    .iter()
+                    .any(|key| key == audience)
+            })
+            .collect();
+        if targets.is_empty() || changes.is_empty() {
+            return Ok(0);
+        }
+        let events: Vec<Event> = {
+            let graph = identity.read();
+            changes
+                .iter()
+                .filter_map(|&(profile_id, change)| {
+                    activation::membership_event(&graph, audience, profile_id, change, at)
+                })
+                .collect()
+        };
+        let mut queued = Vec::with_capacity(events.len() * targets.len());
+        for event in &events {
+            for entry in &targets {
+                queued.push((entry.destination.id.as_str(), event));
+            }
+        }
+        for chunk in queued.chunks(ACTIVATION_CHUNK) {
+            self.outbox.enqueue(chunk)?;
+        }
+        for entry in targets {
+            entry.wake.notify_one();
+        }
+        Ok(queued.len())
+    }
+}
+
+/// Activation events queued per outbox transaction (a full sync of a large audience).
+const ACTIVATION_CHUNK: usize = 10_000;
+
 impl AppliedEvents for Destinations {
     fn applied(&self, events: &[&Event]) -> Result<(), String> {
         let active = self
@@ -227,7 +290,8 @@ impl AppliedEvents for Destinations {
         let mut woken = vec![false; active.len()];
         for &event in events {
             for (index, entry) in active.iter().enumerate() {
-                if entry.destination.spec.filter.admits(event) {
+                let spec = &entry.destination.spec;
+                if spec.forward_events && spec.filter.admits(event) {
                     queued.push((entry.destination.id.as_str(), event));
                     woken[index] = true;
                 }

@@ -111,6 +111,17 @@ pub async fn replay(
     Ok(Json(manage::replay_dead_letters(&state, &id, &actor)?))
 }
 
+/// `POST /v1/destinations/{id}/sync`: queues every member of the activated audiences.
+pub async fn sync(
+    State(state): State<AppState>,
+    ConnectInfo(address): ConnectInfo<SocketAddr>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let actor = auth::require_actor(&state, &headers, address, Permission::Administer)?;
+    Ok(Json(manage::sync_destination(&state, &id, &actor)?))
+}
+
 /// One figure of a destination, as a Prometheus sample value.
 type Figure = fn(&DestinationStats) -> f64;
 

@@ -1,6 +1,7 @@
-// Destinations: where Silta sends consented events (webhooks, NATS subjects), with their delivery
-// figures. `#/destinations` lists them and adds webhooks; `#/destinations/<id>` shows one with its
-// configuration, a test delivery and its dead letters.
+// Destinations: where Silta sends consented events (webhooks, NATS subjects, CSV or Parquet files)
+// and audience changes, with their delivery figures. `#/destinations` lists them and adds webhooks;
+// `#/destinations/<id>` shows one with its configuration, a test delivery, a full sync of its
+// audiences and its dead letters.
 
 import { api, sourceNames } from '../api.js';
 import { cards, dateTime, errorBox, field, h, number, replace, select, table } from '../dom.js';
@@ -25,14 +26,17 @@ function milliseconds(value) {
 }
 
 function targetText(target) {
-  return target.type === 'nats' ? `${target.url} → ${target.subject}` : target.url;
+  if (target.type === 'nats') return `${target.url} → ${target.subject}`;
+  if (target.type === 'files') return `${target.url} (${target.format || 'csv'})`;
+  return target.url;
 }
 
 /** Where a target points, in short: its host (the full address is on the destination's page). */
 function targetHost(target) {
   try {
     const { host } = new URL(target.url);
-    return target.type === 'nats' ? `${host} → ${target.subject}` : host;
+    if (target.type === 'nats') return `${host} → ${target.subject}`;
+    return host || target.url;
   } catch {
     return targetText(target);
   }
@@ -208,7 +212,10 @@ async function renderDestination(container, id) {
     figures,
     h('div', { class: 'grid-2' },
       h('section', {}, h('h2', {}, 'Configuration'), h('div', { class: 'panel' }, configuration(destination, names))),
-      h('section', {}, h('h2', {}, 'Test delivery'), h('div', { class: 'panel' }, testPanel(page)))),
+      h('div', {},
+        h('section', {}, h('h2', {}, 'Test delivery'), h('div', { class: 'panel' }, testPanel(page))),
+        destination.activate && destination.activate.length
+          ? h('section', {}, h('h2', {}, 'Audiences'), h('div', { class: 'panel' }, syncPanel(page))) : null)),
     h('section', {}, h('h2', {}, 'Dead letters'), h('div', { class: 'panel' }, page.lettersArea)),
   );
 }
@@ -258,6 +265,10 @@ function configuration(destination, names) {
   ];
   if (target.type === 'webhook') {
     rows.push(['Signing secret', secretText(target.signing_secret)], ['Bearer token', secretText(target.bearer_token)]);
+  } else if (target.type === 'files') {
+    if (target.endpoint) rows.push(['S3 endpoint', h('code', {}, target.endpoint)]);
+    if (target.region) rows.push(['Region', target.region]);
+    if (target.access_key_id) rows.push(['Access key id', secretText(target.access_key_id)], ['Secret access key', secretText(target.secret_access_key)]);
   } else {
     rows.push(['Token', secretText(target.token)]);
   }
@@ -267,10 +278,14 @@ function configuration(destination, names) {
     ['Track events', listText(filter.events)],
     ['Audiences', listText(filter.audiences)],
     ['Bots', filter.include_bots ? 'included' : 'left out'],
+    ['Collected events', destination.forward_events === false ? 'not sent' : 'sent'],
+    ['Activated audiences', destination.activate && destination.activate.length
+      ? destination.activate.map((key) => h('span', { class: 'tag' }, key)) : h('span', { class: 'muted' }, 'none')],
     ['Batch size', number(delivery.batch_size)],
     ['Attempts', number(delivery.max_attempts)],
     ['Backoff', `${milliseconds(delivery.initial_backoff_ms)} to ${milliseconds(delivery.max_backoff_ms)}`],
     ['Timeout', milliseconds(delivery.timeout_ms)],
+    ['Linger', milliseconds(delivery.linger_ms)],
   );
   return h('div', {},
     h('dl', { class: 'facts' }, rows.map(([label, value]) => [h('dt', {}, label), h('dd', {}, value)])),
@@ -296,6 +311,29 @@ function testPanel(page) {
   return h('div', {},
     h('p', { class: 'muted' }, 'Sends one sample event (“Silta Test Delivery”) now, mapped as configured and outside the '
       + 'queue, and shows what the receiver answered.'),
+    h('div', { class: 'toolbar' }, button),
+    result);
+}
+
+function syncPanel(page) {
+  const result = h('div', { 'aria-live': 'polite' });
+  const button = h('button', { type: 'button' }, 'Full sync');
+  button.addEventListener('click', async () => {
+    button.disabled = true;
+    try {
+      const answer = await api('POST', destinationPath(page.id, 'sync'));
+      const counts = Object.entries(answer.queued).map(([key, count]) => `${key}: ${number(count)}`).join(', ');
+      replace(result, h('p', { class: 'notice', role: 'status' }, `Queued every current member (${counts}).`));
+      await page.refreshFigures();
+    } catch (failure) {
+      replace(result, failed(failure));
+    } finally {
+      button.disabled = false;
+    }
+  });
+  return h('div', {},
+    h('p', { class: 'muted' }, 'Entries and exits are sent as “Audience Entered” and “Audience Exited” events when the '
+      + 'audiences are refreshed. A full sync sends every current member as entered.'),
     h('div', { class: 'toolbar' }, button),
     result);
 }
