@@ -24,9 +24,9 @@ class Silta:
         )
         return done.stdout.strip()
 
-    def start(self, *args, stderr=subprocess.DEVNULL):
+    def start(self, *args, stderr=subprocess.DEVNULL, listen="127.0.0.1:0"):
         self.process = subprocess.Popen(
-            [SILTA, "--data", str(self.data_dir), "serve", "--listen", "127.0.0.1:0", *args],
+            [SILTA, "--data", str(self.data_dir), "serve", "--listen", listen, *args],
             stdout=subprocess.PIPE, stderr=stderr, text=True, env=self.env,
         )
         first_line = self.process.stdout.readline().strip()

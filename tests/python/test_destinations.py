@@ -1,7 +1,10 @@
 """Destinations added with the CLI and fed by the official client libraries: a webhook receiver
 (Python's own HTTP server) with a verifiable signature, the CLI's view of its figures and of a
-test delivery; Parquet exports to moto's S3 server."""
+test delivery; Parquet exports to moto's S3 server; triggered emails through aiosmtpd with their
+frequency cap and unsubscribe link."""
 
+import email
+import email.policy
 import hashlib
 import hmac
 import http.server
@@ -11,12 +14,15 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 import uuid
 
 import boto3
 import botocore.exceptions
 import pyarrow
 import pyarrow.parquet
+from aiosmtpd.controller import Controller
 from rudderstack.analytics.client import Client as RudderClient
 from segment.analytics.client import Client as SegmentClient
 
@@ -168,3 +174,111 @@ def test_parquet_exports_reach_s3_compatible_storage(tmp_path):
             server.stop()
         moto.terminate()
         moto.wait(timeout=30)
+
+
+class Inbox:
+    """aiosmtpd's handler: keeps every message it is given."""
+
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):
+        parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        self.messages.append((envelope.rcpt_tos, parsed))
+        return "250 OK"
+
+
+def wait_until(condition, what, seconds=30):
+    deadline = time.time() + seconds
+    while not condition():
+        assert time.time() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+
+
+def test_triggered_emails_with_frequency_cap_unsubscribe_and_a_recorded_send(tmp_path):
+    """An email destination triggered by `Order Completed`, sent through aiosmtpd to the
+    person's address, at most once a day; its one-click unsubscribe link withdraws consent, and
+    each send is recorded as an `Email Sent` event of the person."""
+    inbox = Inbox()
+    smtp = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    smtp.start()
+    port = free_port()
+    server = Silta(tmp_path / "data")
+    server.env["SILTA_PUBLIC_URL"] = f"http://127.0.0.1:{port}"
+    spec = tmp_path / "thanks.json"
+    spec.write_text(json.dumps({
+        "name": "Order thanks", "purpose": "marketing",
+        "target": {"type": "email", "url": f"smtp://127.0.0.1:{smtp.port}",
+                   "from": "Shop <shop@example.com>",
+                   "template": {
+                       "subject": "Thanks for order {{ properties.order_id }}",
+                       "text": "Hi {{ properties.name | default('there') }}, your order of "
+                               "{{ properties.revenue }} EUR is on its way.\n"
+                               "Unsubscribe: {{ recipient.unsubscribe_url }}\n"}},
+        "filter": {"events": ["Order Completed"]},
+        "frequency_cap": {"max": 1, "per_hours": 24},
+    }))
+    write_key = server.cli("sources", "add", "--name", "Shop", "--channel", "shop")
+    token = server.cli("tokens", "add", "--role", "admin")
+    destination = json.loads(server.cli("destinations", "add", str(spec)))["id"]
+    server.start(listen=f"127.0.0.1:{port}")
+    try:
+        client = SegmentClient(write_key, host=server.url, sync_mode=True)
+        consent = {"consent": {"categoryPreferences": {"marketing": True}}}
+        refused = {"consent": {"categoryPreferences": {"marketing": False}}}
+        client.identify("ada", {"email": " Ada@Example.com"}, context=consent)
+        client.identify("bob", {"email": "bob@example.com"}, context=refused)
+        client.track("ada", "Order Completed", {"order_id": "o-1", "revenue": 30.5}, context=consent)
+        client.track("ada", "Order Completed", {"order_id": "o-2", "revenue": 12}, context=consent)
+        client.track("bob", "Order Completed", {"order_id": "o-3", "revenue": 9}, context=refused)
+        client.flush()
+
+        def figures():
+            return json.loads(server.cli("destinations", "show", destination))["stats"]
+
+        wait_until(lambda: figures()["capped"] + figures()["suppressed_without_consent"] == 2,
+                   "the capped and the refused order")
+        assert len(inbox.messages) == 1, inbox.messages
+        recipients, message = inbox.messages[0]
+        assert recipients == ["ada@example.com"]
+        assert message["Subject"] == "Thanks for order o-1"
+        assert message["From"] == "Shop <shop@example.com>"
+        link = message["List-Unsubscribe"].strip("<>")
+        assert link.startswith(f"http://127.0.0.1:{port}/v1/unsubscribe/")
+        assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        body = message.get_content()
+        assert "Hi there, your order of 30.5 EUR is on its way." in body
+        assert f"Unsubscribe: {link}" in body
+        assert figures()["delivered"] == 1
+
+        # The send is an event of the person.
+        wait_until(lambda: server.sql(token, "SELECT user_id, channel, properties FROM events "
+                                             "WHERE event = 'Email Sent'"), "the recorded send")
+        [sent] = server.sql(token, "SELECT user_id, channel, properties FROM events WHERE event = 'Email Sent'")
+        assert (sent["user_id"], sent["channel"]) == ("ada", "email")
+        assert json.loads(sent["properties"])["destination_id"] == destination
+
+        # Opening the link changes nothing; a changed link is refused; one click unsubscribes.
+        with urllib.request.urlopen(link, timeout=30) as page:
+            assert b"<form method=\"post\"" in page.read()
+        assert server.get(token, "/v1/profiles/user_id/ada")["consent"]["purposes"]["marketing"]["granted"]
+        forged = link[:-1] + ("0" if link[-1] != "0" else "1")
+        try:
+            urllib.request.urlopen(urllib.request.Request(forged, data=b"", method="POST"), timeout=30)
+            raise AssertionError("a changed link was accepted")
+        except urllib.error.HTTPError as error:
+            assert error.code == 404
+        one_click = urllib.request.Request(link, data=b"List-Unsubscribe=One-Click", method="POST")
+        with urllib.request.urlopen(one_click, timeout=30) as page:
+            assert b"You are unsubscribed" in page.read()
+        profile = server.get(token, "/v1/profiles/user_id/ada")
+        assert profile["consent"]["purposes"]["marketing"]["granted"] is False
+
+        # Tomorrow's order would pass the cap, but ada has withdrawn: nothing more is sent.
+        client.track("ada", "Order Completed", {"order_id": "o-4", "revenue": 5}, context={})
+        client.flush()
+        wait_until(lambda: figures()["suppressed_without_consent"] == 2, "the withdrawn order")
+        assert len(inbox.messages) == 1
+    finally:
+        server.stop()
+        smtp.stop()

@@ -21,6 +21,7 @@ const MAX_TIMEOUT_MS: u64 = 120_000;
 const MAX_BACKOFF_MS: u64 = 24 * 3600 * 1000;
 const MAX_LINGER_MS: u64 = 24 * 3600 * 1000;
 pub const MAX_ACTIVATED_AUDIENCES: usize = 100;
+const MAX_CAP_HOURS: u32 = 24 * 366;
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 #[error("{0}")]
@@ -60,6 +61,10 @@ pub struct DestinationSpec {
     /// Whether collected events go out at all (a destination may want only its audiences).
     #[serde(default = "enabled")]
     pub forward_events: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frequency_cap: Option<FrequencyCap>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quiet_hours: Option<QuietHours>,
     #[serde(default = "enabled")]
     pub enabled: bool,
 }
@@ -107,6 +112,56 @@ pub enum Target {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         secret_access_key: Option<SecretRef>,
     },
+    /// A dialog message: one email per event to the person's address (their profile's email),
+    /// written from `template`, with an unsubscribe link that withdraws the destination's
+    /// purpose. Each send is recorded as an `Email Sent` event of the person.
+    Email {
+        /// `smtp://host:port` (STARTTLS when the server offers it) or `smtps://host:port`.
+        url: String,
+        /// The sender, e.g. `Shop <news@shop.example>`.
+        from: String,
+        template: EmailTemplate,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        username: Option<SecretRef>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        password: Option<SecretRef>,
+    },
+}
+
+/// An email's subject and plain-text body as MiniJinja templates over the event's Segment JSON
+/// and `recipient` (`email`, `unsubscribe_url`); templates cannot reach anything else.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailTemplate {
+    pub subject: String,
+    pub text: String,
+}
+
+pub const MAX_SUBJECT_TEMPLATE_CHARS: usize = 500;
+pub const MAX_TEXT_TEMPLATE_CHARS: usize = 100_000;
+
+/// At most `max` deliveries per person within `per_hours`; further events are passed over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FrequencyCap {
+    pub max: u32,
+    pub per_hours: u32,
+}
+
+/// Hours in which nothing is sent (`"21:00"` to `"08:00"` in `timezone`); deliveries wait
+/// for the end.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuietHours {
+    pub start: String,
+    pub end: String,
+    /// An IANA time zone such as `Europe/Helsinki`.
+    #[serde(default = "utc")]
+    pub timezone: String,
+}
+
+fn utc() -> String {
+    "UTC".to_string()
 }
 
 /// How exported files are written: one row per message, one column per top-level field.
@@ -133,6 +188,7 @@ impl Target {
             Target::Webhook { .. } => "webhook",
             Target::Nats { .. } => "nats",
             Target::Files { .. } => "files",
+            Target::Email { .. } => "email",
         }
     }
 }
@@ -339,6 +395,16 @@ impl DestinationSpec {
                 "delivery.linger_ms must be at most {MAX_LINGER_MS}"
             )));
         }
+        if let Some(cap) = &self.frequency_cap
+            && (cap.max == 0 || cap.per_hours == 0 || cap.per_hours > MAX_CAP_HOURS)
+        {
+            return Err(invalid(format!(
+                "frequency_cap needs max >= 1 and per_hours from 1 to {MAX_CAP_HOURS}"
+            )));
+        }
+        if let Some(quiet) = &self.quiet_hours {
+            crate::quiet::QuietWindow::parse(quiet).map_err(invalid)?;
+        }
         if self.activate.len() > MAX_ACTIVATED_AUDIENCES {
             return Err(invalid(format!(
                 "activate lists at most {MAX_ACTIVATED_AUDIENCES} audiences"
@@ -417,6 +483,31 @@ impl DestinationSpec {
                 }
                 if let Some(secret) = secret_access_key {
                     secret.validate("target.secret_access_key")?;
+                }
+            }
+            Target::Email {
+                url,
+                from,
+                template,
+                username,
+                password,
+            } => {
+                check_url(url, &["smtp", "smtps"], allowed_hosts)?;
+                if from.parse::<lettre::message::Mailbox>().is_err() {
+                    return Err(invalid(
+                        "target.from must be an address such as `Shop <news@shop.example>`",
+                    ));
+                }
+                crate::email::check_template(template).map_err(invalid)?;
+                if username.is_some() != password.is_some() {
+                    return Err(invalid("target.username and target.password go together"));
+                }
+                for (field, secret) in
+                    [("target.username", username), ("target.password", password)]
+                {
+                    if let Some(secret) = secret {
+                        secret.validate(field)?;
+                    }
                 }
             }
         }

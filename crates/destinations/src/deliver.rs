@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::config::{DeliveryPolicy, SecretRef, Target};
+use crate::email::EmailSender;
 use crate::files::{FileSink, S3Settings};
 use crate::retry::retry_after;
 use crate::signature::{SIGNATURE_HEADER, sign};
@@ -66,6 +67,7 @@ pub enum Sender {
         sink: FileSink,
         timeout: Duration,
     },
+    Email(EmailSender),
 }
 
 impl Sender {
@@ -118,11 +120,25 @@ impl Sender {
                 )?,
                 timeout: policy.timeout(),
             },
+            Target::Email {
+                url,
+                from,
+                template,
+                username,
+                password,
+            } => Sender::Email(EmailSender {
+                url: url.clone(),
+                from: from.clone(),
+                template: template.clone(),
+                username: username.clone(),
+                password: password.clone(),
+                timeout: policy.timeout(),
+            }),
         })
     }
 
     /// Sends `messages` as one delivery: one request for a webhook, one message each on NATS,
-    /// one file for files.
+    /// one file for files, one email each for email.
     pub async fn send(&self, messages: &[Message]) -> Result<Attempt, Failure> {
         let started = Instant::now();
         let (status, answer) = match self {
@@ -170,6 +186,7 @@ impl Sender {
                     .map_err(Failure::retryable)?;
                 (None, format!("wrote {} to {path}", messages.len()))
             }
+            Sender::Email(sender) => (None, sender.send(messages).await?),
         };
         Ok(Attempt {
             status,

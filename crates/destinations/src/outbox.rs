@@ -19,6 +19,8 @@ const DEAD: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("dead");
 const NEXT: TableDefinition<&str, u64> = TableDefinition::new("next");
 /// destination -> (queued, dead)
 const COUNTS: TableDefinition<&str, (u64, u64)> = TableDefinition::new("counts");
+/// (destination, profile id, microseconds) -> (): deliveries per person, for frequency caps
+const SENDS: TableDefinition<(&str, &str, i64), ()> = TableDefinition::new("sends");
 
 #[derive(Debug, thiserror::Error)]
 pub enum OutboxError {
@@ -86,6 +88,7 @@ impl Outbox {
         transaction.open_table(DEAD)?;
         transaction.open_table(NEXT)?;
         transaction.open_table(COUNTS)?;
+        transaction.open_table(SENDS)?;
         transaction.commit()?;
         Ok(Outbox { database })
     }
@@ -234,6 +237,43 @@ impl Outbox {
         Ok(replayed)
     }
 
+    /// How many deliveries to `profile` by `destination` were recorded since `since`.
+    pub fn sends_since(
+        &self,
+        destination: &str,
+        profile: &str,
+        since: DateTime<Utc>,
+    ) -> Result<usize, OutboxError> {
+        let transaction = self.database.begin_read()?;
+        let sends = transaction.open_table(SENDS)?;
+        let range =
+            (destination, profile, since.timestamp_micros())..=(destination, profile, i64::MAX);
+        Ok(sends.range(range)?.count())
+    }
+
+    /// Records deliveries to people at `at`, forgetting theirs from before `forget_before`.
+    pub fn record_sends(
+        &self,
+        destination: &str,
+        profiles: &[&str],
+        at: DateTime<Utc>,
+        forget_before: DateTime<Utc>,
+    ) -> Result<(), OutboxError> {
+        let transaction = self.database.begin_write()?;
+        {
+            let mut sends = transaction.open_table(SENDS)?;
+            // Two deliveries to one person in one batch are a microsecond apart.
+            for (offset, profile) in (0_i64..).zip(profiles) {
+                let old = (destination, *profile, i64::MIN)
+                    ..(destination, *profile, forget_before.timestamp_micros());
+                sends.retain_in(old, |_, _| false)?;
+                sends.insert((destination, *profile, at.timestamp_micros() + offset), ())?;
+            }
+        }
+        transaction.commit()?;
+        Ok(())
+    }
+
     /// Makes every earlier commit durable, removals included (at shutdown).
     pub fn sync(&self) -> Result<(), OutboxError> {
         self.database.begin_write()?.commit()?;
@@ -257,6 +297,11 @@ impl Outbox {
             dead.retain_in(all_of(destination), |_, _| false)?;
             transaction.open_table(NEXT)?.remove(destination)?;
             transaction.open_table(COUNTS)?.remove(destination)?;
+            let mut sends = transaction.open_table(SENDS)?;
+            sends.retain_in(
+                (destination, "", i64::MIN)..=(destination, "\u{10FFFF}", i64::MAX),
+                |_, _| false,
+            )?;
         }
         transaction.commit()?;
         Ok(())
@@ -320,7 +365,38 @@ mod tests {
         assert_eq!(ids(outbox.peek("hook", 10).expect("peek")), ["c", "b"]);
         assert_eq!(outbox.counts("hook").expect("counts"), (2, 0));
 
+        let now = Utc::now();
+        let hour = chrono::Duration::hours(1);
+        outbox
+            .record_sends("hook", &["p1", "p1", "p2"], now - hour * 3, now - hour * 24)
+            .expect("records");
+        outbox
+            .record_sends("hook", &["p1"], now, now - hour * 2)
+            .expect("records");
+        assert_eq!(
+            outbox
+                .sends_since("hook", "p1", now - hour * 24)
+                .expect("count"),
+            1
+        );
+        assert_eq!(
+            outbox
+                .sends_since("hook", "p2", now - hour * 24)
+                .expect("count"),
+            1
+        );
+        assert_eq!(
+            outbox.sends_since("hook", "p2", now - hour).expect("count"),
+            0
+        );
+
         outbox.remove("hook").expect("removes");
+        assert_eq!(
+            outbox
+                .sends_since("hook", "p2", now - hour * 24)
+                .expect("count"),
+            0
+        );
         assert!(outbox.peek("hook", 10).expect("peek").is_empty());
         assert_eq!(outbox.counts("nats").expect("counts"), (1, 0));
     }

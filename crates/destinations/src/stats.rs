@@ -13,7 +13,10 @@ pub struct Stats {
     dead_lettered: AtomicU64,
     suppressed: AtomicU64,
     outside_audiences: AtomicU64,
+    capped: AtomicU64,
+    without_address: AtomicU64,
     retrying: AtomicBool,
+    quiet: AtomicBool,
     /// Milliseconds from receipt at Silta to the receiver's answer, per event.
     latency_ms: Mutex<Histogram<u64>>,
     last_error: Mutex<Option<String>>,
@@ -27,7 +30,10 @@ impl Default for Stats {
             dead_lettered: AtomicU64::new(0),
             suppressed: AtomicU64::new(0),
             outside_audiences: AtomicU64::new(0),
+            capped: AtomicU64::new(0),
+            without_address: AtomicU64::new(0),
             retrying: AtomicBool::new(false),
+            quiet: AtomicBool::new(false),
             // Up to a day, three significant digits.
             latency_ms: Mutex::new(
                 Histogram::new_with_bounds(1, 86_400_000, 3).expect("valid histogram bounds"),
@@ -46,7 +52,13 @@ pub struct DestinationStats {
     pub suppressed_without_consent: u64,
     /// Events not sent because the person was in none of the filter's audiences.
     pub outside_audiences: u64,
+    /// Events not sent because the person had reached the frequency cap.
+    pub capped: u64,
+    /// Emails not sent because the person has no email address.
+    pub without_address: u64,
     pub retrying: bool,
+    /// Waiting for the end of the quiet hours.
+    pub quiet: bool,
     pub queued: u64,
     pub dead_letters: u64,
     pub latency_ms_p50: Option<u64>,
@@ -91,6 +103,19 @@ impl Stats {
             .fetch_add(count as u64, Ordering::Relaxed);
     }
 
+    pub(crate) fn capped(&self, count: usize) {
+        self.capped.fetch_add(count as u64, Ordering::Relaxed);
+    }
+
+    pub(crate) fn without_address(&self, count: usize) {
+        self.without_address
+            .fetch_add(count as u64, Ordering::Relaxed);
+    }
+
+    pub(crate) fn set_quiet(&self, quiet: bool) {
+        self.quiet.store(quiet, Ordering::Relaxed);
+    }
+
     pub(crate) fn set_retrying(&self, retrying: bool) {
         self.retrying.store(retrying, Ordering::Relaxed);
     }
@@ -108,7 +133,10 @@ impl Stats {
             dead_lettered: self.dead_lettered.load(Ordering::Relaxed),
             suppressed_without_consent: self.suppressed.load(Ordering::Relaxed),
             outside_audiences: self.outside_audiences.load(Ordering::Relaxed),
+            capped: self.capped.load(Ordering::Relaxed),
+            without_address: self.without_address.load(Ordering::Relaxed),
             retrying: self.retrying.load(Ordering::Relaxed),
+            quiet: self.quiet.load(Ordering::Relaxed),
             queued,
             dead_letters,
             latency_ms_p50: quantile(0.5),

@@ -2,20 +2,23 @@
 //! did not consent to the destination's purpose or are outside its audiences, sends the rest and removes them once the
 //! receiver has them. A failure holds the queue and is retried after a backoff (or the
 //! receiver's `Retry-After`); a permanent refusal, or the last allowed attempt, moves the batch
-//! to the dead-letter queue. Each destination waits only for itself.
+//! to the dead-letter queue. Quiet hours hold the queue; a person who reached the frequency cap
+//! is passed over. Each destination waits only for itself.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
 use rand::SeedableRng;
-use serde_json::Value;
+use serde_json::{Value, json};
 use silta_model::Event;
 use tokio::sync::Notify;
 
-use crate::config::Destination;
+use crate::config::{Destination, Target};
 use crate::deliver::{Failure, Message, Sender};
-use crate::outbox::{Outbox, Queued};
+use crate::outbox::{Outbox, OutboxError, Queued};
+use crate::quiet::QuietWindow;
 use crate::retry::backoff;
 use crate::segment::segment_json;
 use crate::stats::Stats;
@@ -27,6 +30,19 @@ pub trait People: Send + Sync {
     fn granted(&self, purpose: &str, event: &Event) -> bool;
     /// Whether the person is a member of one of `audiences`.
     fn in_any(&self, audiences: &[String], event: &Event) -> bool;
+    /// The person's profile id.
+    fn profile_id(&self, event: &Event) -> Option<String>;
+    /// The person's email address, with a link that withdraws `purpose`.
+    fn contact(&self, event: &Event, purpose: &str) -> Option<Contact>;
+    /// Records that `destination` sent the person a message about `event`.
+    fn record_sent(&self, destination: &Destination, event: &Event);
+}
+
+/// Where a person is reached by email.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Contact {
+    pub email: String,
+    pub unsubscribe_url: String,
 }
 
 /// How long an idle worker sleeps when nothing wakes it (a safety net; enqueues wake it).
@@ -41,6 +57,8 @@ pub struct Worker {
     pub people: Arc<dyn People>,
     pub stats: Arc<Stats>,
     pub wake: Arc<Notify>,
+    /// The destination's quiet hours, parsed.
+    pub quiet: Option<QuietWindow>,
 }
 
 /// The message a destination receives for `event`: its mapping applied to the Segment JSON.
@@ -84,6 +102,12 @@ impl Worker {
                 }
             }
             let spec = &self.destination.spec;
+            if let Some(wait) = self.quiet.and_then(|quiet| quiet.remaining(Utc::now())) {
+                self.stats.set_quiet(true);
+                tokio::time::sleep(wait).await;
+                self.stats.set_quiet(false);
+                continue;
+            }
             let mut allowed = Vec::with_capacity(batch.len());
             let (mut without_consent, mut outside_audiences) = (Vec::new(), Vec::new());
             for queued in batch {
@@ -103,15 +127,23 @@ impl Worker {
             if !outside_audiences.is_empty() && self.acknowledge(&outside_audiences).await {
                 self.stats.outside_audiences(outside_audiences.len());
             }
+            let (allowed, people) = match self.within_caps(allowed).await {
+                Ok(kept) => kept,
+                Err(error) => {
+                    tracing::error!(destination = id, %error, "could not read the frequency caps");
+                    tokio::time::sleep(OUTBOX_RETRY).await;
+                    continue;
+                }
+            };
+            let Some((allowed, messages)) = self.messages(allowed).await else {
+                continue;
+            };
             if allowed.is_empty() {
                 continue;
             }
-            let messages: Vec<Message> = allowed
-                .iter()
-                .map(|queued| message_for(&self.destination, &queued.event))
-                .collect();
             match self.sender.send(&messages).await {
                 Ok(_) => {
+                    self.sent(&allowed, &people);
                     let seqs: Vec<u64> = allowed.iter().map(|queued| queued.seq).collect();
                     if self.acknowledge(&seqs).await {
                         let now = Utc::now();
@@ -144,6 +176,102 @@ impl Worker {
                     tokio::time::sleep(wait).await;
                     self.stats.set_retrying(false);
                 }
+            }
+        }
+    }
+
+    /// Leaves out (and acknowledges) the events of people who reached the frequency cap;
+    /// returns the rest with the profile id of each, for recording the deliveries.
+    async fn within_caps(
+        &self,
+        allowed: Vec<Queued>,
+    ) -> Result<(Vec<Queued>, Vec<String>), OutboxError> {
+        let Some(cap) = self.destination.spec.frequency_cap else {
+            return Ok((allowed, Vec::new()));
+        };
+        let since = Utc::now() - chrono::Duration::hours(i64::from(cap.per_hours));
+        let mut counted: HashMap<String, usize> = HashMap::new();
+        let (mut kept, mut people, mut capped) = (Vec::new(), Vec::new(), Vec::new());
+        for queued in allowed {
+            let Some(profile) = self.people.profile_id(&queued.event) else {
+                capped.push(queued.seq);
+                continue;
+            };
+            let sent = match counted.get_mut(&profile) {
+                Some(count) => count,
+                None => {
+                    let earlier = self
+                        .outbox
+                        .sends_since(&self.destination.id, &profile, since)?;
+                    counted.entry(profile.clone()).or_insert(earlier)
+                }
+            };
+            if *sent >= cap.max as usize {
+                capped.push(queued.seq);
+                continue;
+            }
+            *sent += 1;
+            people.push(profile);
+            kept.push(queued);
+        }
+        if !capped.is_empty() && self.acknowledge(&capped).await {
+            self.stats.capped(capped.len());
+        }
+        Ok((kept, people))
+    }
+
+    /// The messages of `allowed`; for email, each with its recipient, leaving out (and
+    /// acknowledging) people without an address. None if the outbox failed.
+    async fn messages(&self, allowed: Vec<Queued>) -> Option<(Vec<Queued>, Vec<Message>)> {
+        let spec = &self.destination.spec;
+        if !matches!(spec.target, Target::Email { .. }) {
+            let messages = allowed
+                .iter()
+                .map(|queued| message_for(&self.destination, &queued.event))
+                .collect();
+            return Some((allowed, messages));
+        }
+        let (mut kept, mut messages, mut without) = (Vec::new(), Vec::new(), Vec::new());
+        for queued in allowed {
+            let Some(contact) = self.people.contact(&queued.event, &spec.purpose) else {
+                without.push(queued.seq);
+                continue;
+            };
+            let (key, mut message) = message_for(&self.destination, &queued.event);
+            message["recipient"] = json!({
+                "email": contact.email,
+                "unsubscribe_url": contact.unsubscribe_url,
+            });
+            messages.push((key, message));
+            kept.push(queued);
+        }
+        if !without.is_empty() {
+            if !self.acknowledge(&without).await {
+                return None;
+            }
+            self.stats.without_address(without.len());
+        }
+        Some((kept, messages))
+    }
+
+    /// Records a delivery: against the frequency cap, and as an event of the person for an
+    /// email.
+    fn sent(&self, delivered: &[Queued], people: &[String]) {
+        let spec = &self.destination.spec;
+        if let Some(cap) = spec.frequency_cap {
+            let now = Utc::now();
+            let profiles: Vec<&str> = people.iter().map(String::as_str).collect();
+            let window = chrono::Duration::hours(i64::from(cap.per_hours));
+            if let Err(error) =
+                self.outbox
+                    .record_sends(&self.destination.id, &profiles, now, now - window)
+            {
+                tracing::error!(destination = %self.destination.id, %error, "could not record deliveries for the frequency cap");
+            }
+        }
+        if matches!(spec.target, Target::Email { .. }) {
+            for queued in delivered {
+                self.people.record_sent(&self.destination, &queued.event);
             }
         }
     }

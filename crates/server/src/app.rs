@@ -278,6 +278,10 @@ pub fn app(state: AppState) -> Router {
             "/v1/destinations/{id}/sync",
             post(destinations::routes::sync),
         )
+        .route(
+            "/v1/unsubscribe/{token}",
+            get(destinations::unsubscribe::confirm).post(destinations::unsubscribe::withdraw),
+        )
         .route("/metrics", get(destinations::routes::metrics))
         .route("/v1/demo", post(demo::load))
         .route("/v1/profiles/{id}/merges", get(profiles::get_merges))

@@ -75,7 +75,7 @@ pub async fn set_consent(
 }
 
 /// An identify event that carries only the identifier and the answers.
-fn consent_event(
+pub(crate) fn consent_event(
     kind: &str,
     value: &str,
     purposes: &BTreeMap<String, bool>,

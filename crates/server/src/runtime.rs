@@ -151,7 +151,12 @@ impl Silta {
             credentials.clone(),
         )));
         install_tls_provider();
-        let destinations = Destinations::open(&config.data, identity.clone(), credentials.clone())?;
+        let (destinations, sent_messages) = Destinations::open(
+            &config.data,
+            identity.clone(),
+            credentials.clone(),
+            config.public_url.clone(),
+        )?;
         let mut applier = Applier::new(store.clone()).await?;
         applier.observe_with(identity.clone());
         // After identity: a destination's consent check reads the profile the event updated.
@@ -228,12 +233,16 @@ impl Silta {
         if resumed > 0 {
             tracing::info!(resumed, "resuming data-subject erasures");
         }
+        let recording = tokio::spawn(crate::destinations::record_sent_messages(
+            state.clone(),
+            sent_messages,
+        ));
         Ok(Silta {
             state,
             config,
             initial_admin_token,
             replayed_records,
-            background: vec![applying, committing],
+            background: vec![applying, committing, recording],
             commit_runtime: Some(commit_runtime),
             apply_runtime: Some(apply_runtime),
         })

@@ -3,7 +3,7 @@
 
 use chrono::Utc;
 use serde_json::{Value, json};
-use silta_destinations::{Destination, DestinationSpec, Sender, message_for, segment_json};
+use silta_destinations::{Destination, DestinationSpec, Sender, Target, message_for, segment_json};
 use silta_model::{Channel, Event, EventType};
 use silta_state::{Actor, Change};
 
@@ -40,6 +40,11 @@ fn validated(state: &AppState, spec: &DestinationSpec) -> Result<(), ApiError> {
     let purposes = state.identity.read().config().consent.purposes.clone();
     spec.validate(&purposes, &state.destination_hosts)
         .map_err(|error| ApiError::bad_request(error.to_string()))?;
+    if matches!(spec.target, Target::Email { .. }) && state.public_url.is_none() {
+        return Err(ApiError::bad_request(
+            "email destinations need `public_url` in the configuration: their unsubscribe links point there",
+        ));
+    }
     for (field, keys) in [
         ("filter.audiences", &spec.filter.audiences),
         ("activate", &spec.activate),
@@ -124,7 +129,20 @@ pub async fn test_destination(state: &AppState, id: &str) -> Result<Value, ApiEr
     };
     let sender = Sender::new(&destination.spec.target, &destination.spec.delivery)
         .map_err(ApiError::internal)?;
-    let message = message_for(&destination, &sample);
+    let mut message = message_for(&destination, &sample);
+    if let Target::Email { from, .. } = &destination.spec.target {
+        // A test email goes to the sender's own address, with a link that withdraws nothing.
+        let address = from
+            .rsplit_once('<')
+            .map_or(from.as_str(), |(_, address)| address.trim_end_matches('>'));
+        message.1["recipient"] = json!({
+            "email": address,
+            "unsubscribe_url": format!(
+                "{}/v1/unsubscribe/test",
+                state.public_url.as_deref().unwrap_or_default().trim_end_matches('/')
+            ),
+        });
+    }
     Ok(match sender.send(std::slice::from_ref(&message)).await {
         Ok(attempt) => json!({"delivered": true, "attempt": attempt, "message": message.1}),
         Err(failure) => json!({"delivered": false, "failure": failure, "message": message.1}),

@@ -6,19 +6,26 @@
 pub mod activation;
 pub mod manage;
 pub mod routes;
+pub mod unsubscribe;
 
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock};
 
+use serde_json::json;
 use silta_destinations::{
-    Destination, DestinationStats, Outbox, OutboxError, People, Sender, Stats, Worker,
+    Contact, Destination, DestinationStats, Outbox, OutboxError, People, QuietWindow, Sender,
+    Stats, Worker,
 };
 use silta_identity::Identity;
-use silta_model::Event;
+use silta_model::{Channel, Event, EventType};
 use silta_state::StateStore;
 use silta_store::AppliedEvents;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, mpsc};
+
+use crate::AppState;
+use crate::consent::SILTA_SOURCE;
+use unsubscribe::LinkKey;
 
 /// `<data>/outbox.redb`.
 pub fn outbox_path(data: &Path) -> std::path::PathBuf {
@@ -29,18 +36,69 @@ pub fn outbox_path(data: &Path) -> std::path::PathBuf {
 struct Profiles {
     identity: Arc<Identity>,
     credentials: Arc<StateStore>,
+    /// Where people reach Silta, for unsubscribe links.
+    public_url: Option<String>,
+    links: LinkKey,
+    /// `Email Sent` events, recorded through ingestion by [`record_sent_messages`].
+    sent: mpsc::UnboundedSender<Event>,
 }
 
-impl Profiles {
+impl People for Profiles {
     fn profile_id(&self, event: &Event) -> Option<String> {
         let graph = self.identity.read();
         graph
             .profile_id_of(event.user_id.as_deref(), event.anonymous_id.as_deref())
             .map(str::to_string)
     }
-}
 
-impl People for Profiles {
+    fn contact(&self, event: &Event, purpose: &str) -> Option<Contact> {
+        let public_url = self.public_url.as_deref()?;
+        let graph = self.identity.read();
+        let profile = graph
+            .profile_id_of(event.user_id.as_deref(), event.anonymous_id.as_deref())
+            .and_then(|id| graph.profile(id))?;
+        let (_, email) = graph
+            .identifiers_of(profile)
+            .into_iter()
+            .find(|(kind, _)| kind == "email")?;
+        Some(Contact {
+            email,
+            unsubscribe_url: format!(
+                "{}/v1/unsubscribe/{}",
+                public_url.trim_end_matches('/'),
+                self.links.token(&profile.id, purpose)
+            ),
+        })
+    }
+
+    fn record_sent(&self, destination: &Destination, event: &Event) {
+        let now = chrono::Utc::now();
+        let sent = Event {
+            message_id: format!("sent-{}-{}", destination.id, event.message_id),
+            event_type: EventType::Track,
+            event: Some("Email Sent".to_string()),
+            user_id: event.user_id.clone(),
+            anonymous_id: event.anonymous_id.clone(),
+            timestamp: now,
+            received_at: now,
+            source_id: SILTA_SOURCE.to_string(),
+            channel: Channel::Email,
+            properties: json!({
+                "destination_id": destination.id,
+                "destination": destination.spec.name,
+                "trigger_event": event.event,
+                "trigger_message_id": event.message_id,
+            })
+            .to_string(),
+            traits: "{}".to_string(),
+            integrations: "{}".to_string(),
+            context: "{}".to_string(),
+            ..Event::default()
+        };
+        // The receiver lives as long as the server.
+        let _ = self.sent.send(sent);
+    }
+
     fn granted(&self, purpose: &str, event: &Event) -> bool {
         let graph = self.identity.read();
         graph
@@ -73,6 +131,7 @@ struct Active {
 pub struct Destinations {
     outbox: Arc<Outbox>,
     people: Arc<dyn People>,
+    links: LinkKey,
     /// Replaced whole on every change, so the apply stage reads it without waiting.
     active: RwLock<Arc<Vec<Active>>>,
     workers: Mutex<HashMap<String, tokio::task::JoinHandle<()>>>,
@@ -81,21 +140,39 @@ pub struct Destinations {
 }
 
 impl Destinations {
+    /// Opens the outbox and the key of unsubscribe links; the receiver gets the `Email Sent`
+    /// events to record.
     pub fn open(
         data: &Path,
         identity: Arc<Identity>,
         credentials: Arc<StateStore>,
-    ) -> Result<Arc<Destinations>, OutboxError> {
-        Ok(Arc::new(Destinations {
+        public_url: Option<String>,
+    ) -> Result<(Arc<Destinations>, mpsc::UnboundedReceiver<Event>), OutboxError> {
+        let links = LinkKey::open(data).map_err(|error| {
+            OutboxError::Corrupt(format!(
+                "the unsubscribe link key cannot be opened: {error}"
+            ))
+        })?;
+        let (sent, sent_receiver) = mpsc::unbounded_channel();
+        let destinations = Destinations {
             outbox: Arc::new(Outbox::open(&outbox_path(data))?),
             people: Arc::new(Profiles {
                 identity,
                 credentials,
+                public_url,
+                links: links.clone(),
+                sent,
             }),
+            links,
             active: RwLock::new(Arc::new(Vec::new())),
             workers: Mutex::new(HashMap::new()),
             stats: Mutex::new(HashMap::new()),
-        }))
+        };
+        Ok((Arc::new(destinations), sent_receiver))
+    }
+
+    pub fn link_key(&self) -> &LinkKey {
+        &self.links
     }
 
     pub fn outbox(&self) -> &Outbox {
@@ -127,6 +204,12 @@ impl Destinations {
             }
         };
         let wake = Arc::new(Notify::new());
+        // Validated when the destination was configured.
+        let quiet = destination
+            .spec
+            .quiet_hours
+            .as_ref()
+            .and_then(|hours| QuietWindow::parse(hours).ok());
         let destination = Arc::new(destination);
         let worker = Worker {
             destination: (*destination).clone(),
@@ -135,6 +218,7 @@ impl Destinations {
             people: self.people.clone(),
             stats: self.stats_of(&destination.id),
             wake: wake.clone(),
+            quiet,
         };
         let handle = tokio::spawn(worker.run());
         self.workers
@@ -270,6 +354,16 @@ impl Destinations {
             entry.wake.notify_one();
         }
         Ok(queued.len())
+    }
+}
+
+/// Records each message a destination sent (an `Email Sent` event of the person) through
+/// ingestion, so that it reaches the profile, analytics and attribution like any event.
+pub async fn record_sent_messages(state: AppState, mut sent: mpsc::UnboundedReceiver<Event>) {
+    while let Some(event) = sent.recv().await {
+        if let Err(error) = state.ingestor.record(event).await {
+            tracing::error!(error = %error.message, "a sent message could not be recorded");
+        }
     }
 }
 

@@ -1,5 +1,5 @@
-// Destinations: where Silta sends consented events (webhooks, NATS subjects, CSV or Parquet files)
-// and audience changes, with their delivery figures. `#/destinations` lists them and adds webhooks;
+// Destinations: where Silta sends consented events (webhooks, NATS subjects, CSV or Parquet files,
+// triggered emails) and audience changes, with their delivery figures. `#/destinations` lists them and adds webhooks;
 // `#/destinations/<id>` shows one with its configuration, a test delivery, a full sync of its
 // audiences and its dead letters.
 
@@ -225,11 +225,13 @@ function figureCards(destination) {
   return h('div', {},
     cards([
       { label: 'Delivered', value: number(stats.delivered) },
-      { label: 'Failed attempts', value: number(stats.failed_attempts), detail: stats.retrying ? 'retrying now' : null },
+      { label: 'Failed attempts', value: number(stats.failed_attempts),
+        detail: stats.retrying ? 'retrying now' : (stats.quiet ? 'waiting for the end of the quiet hours' : null) },
       { label: 'Dead-lettered', value: number(stats.dead_lettered), detail: `${number(stats.dead_letters)} waiting` },
       { label: 'Queued', value: number(stats.queued) },
       latencyCard(stats),
-      { label: 'Withheld', value: number(stats.suppressed_without_consent), detail: `no consent; ${number(stats.outside_audiences)} outside audiences` },
+      { label: 'Withheld', value: number(stats.suppressed_without_consent),
+        detail: `no consent; ${number(stats.outside_audiences)} outside audiences, ${number(stats.capped)} capped, ${number(stats.without_address)} without address` },
     ]),
     stats.last_error ? h('p', { class: 'error' }, `Last error: ${stats.last_error}`) : null);
 }
@@ -265,6 +267,8 @@ function configuration(destination, names) {
   ];
   if (target.type === 'webhook') {
     rows.push(['Signing secret', secretText(target.signing_secret)], ['Bearer token', secretText(target.bearer_token)]);
+  } else if (target.type === 'email') {
+    rows.push(['From', target.from], ['SMTP user', secretText(target.username)], ['SMTP password', secretText(target.password)]);
   } else if (target.type === 'files') {
     if (target.endpoint) rows.push(['S3 endpoint', h('code', {}, target.endpoint)]);
     if (target.region) rows.push(['Region', target.region]);
@@ -286,9 +290,18 @@ function configuration(destination, names) {
     ['Backoff', `${milliseconds(delivery.initial_backoff_ms)} to ${milliseconds(delivery.max_backoff_ms)}`],
     ['Timeout', milliseconds(delivery.timeout_ms)],
     ['Linger', milliseconds(delivery.linger_ms)],
+    ['Frequency cap', destination.frequency_cap
+      ? `${number(destination.frequency_cap.max)} per person in ${number(destination.frequency_cap.per_hours)} h` : 'none'],
+    ['Quiet hours', destination.quiet_hours
+      ? `${destination.quiet_hours.start}–${destination.quiet_hours.end} ${destination.quiet_hours.timezone}` : 'none'],
   );
+  const template = target.type === 'email' && target.template
+    ? [h('h3', {}, 'Email template'), h('p', {}, h('strong', {}, 'Subject: '), h('code', {}, target.template.subject)),
+      h('pre', { tabindex: 0 }, target.template.text)]
+    : null;
   return h('div', {},
     h('dl', { class: 'facts' }, rows.map(([label, value]) => [h('dt', {}, label), h('dd', {}, value)])),
+    template,
     destination.mapping ? [h('h3', {}, 'Mapping'), h('pre', { tabindex: 0 }, JSON.stringify(destination.mapping, null, 2))]
       : h('p', { class: 'muted' }, 'No mapping: receivers get events in the Segment spec\'s JSON.'),
     h('p', { class: 'muted' }, 'Secrets are named by where they are held; Silta never stores their values.'));
