@@ -196,7 +196,7 @@ def wait_until(condition, what, seconds=30):
 
 
 def test_triggered_emails_with_frequency_cap_unsubscribe_and_a_recorded_send(tmp_path):
-    """An email destination triggered by `Order Completed`, sent through aiosmtpd to the
+    """An email destination triggered by `Order Completed` of at least 10, sent through aiosmtpd to the
     person's address, at most once a day; its one-click unsubscribe link withdraws consent, and
     each send is recorded as an `Email Sent` event of the person."""
     inbox = Inbox()
@@ -215,7 +215,8 @@ def test_triggered_emails_with_frequency_cap_unsubscribe_and_a_recorded_send(tmp
                        "text": "Hi {{ properties.name | default('there') }}, your order of "
                                "{{ properties.revenue }} EUR is on its way.\n"
                                "Unsubscribe: {{ recipient.unsubscribe_url }}\n"}},
-        "filter": {"events": ["Order Completed"]},
+        "filter": {"events": ["Order Completed"],
+                   "where": [{"field": "properties.revenue", "op": "gte", "value": 10}]},
         "frequency_cap": {"max": 1, "per_hours": 24},
     }))
     write_key = server.cli("sources", "add", "--name", "Shop", "--channel", "shop")
@@ -228,9 +229,11 @@ def test_triggered_emails_with_frequency_cap_unsubscribe_and_a_recorded_send(tmp
         refused = {"consent": {"categoryPreferences": {"marketing": False}}}
         client.identify("ada", {"email": " Ada@Example.com"}, context=consent)
         client.identify("bob", {"email": "bob@example.com"}, context=refused)
+        # Below the trigger's condition: not even queued.
+        client.track("ada", "Order Completed", {"order_id": "o-0", "revenue": 5}, context=consent)
         client.track("ada", "Order Completed", {"order_id": "o-1", "revenue": 30.5}, context=consent)
         client.track("ada", "Order Completed", {"order_id": "o-2", "revenue": 12}, context=consent)
-        client.track("bob", "Order Completed", {"order_id": "o-3", "revenue": 9}, context=refused)
+        client.track("bob", "Order Completed", {"order_id": "o-3", "revenue": 90}, context=refused)
         client.flush()
 
         def figures():
@@ -275,7 +278,7 @@ def test_triggered_emails_with_frequency_cap_unsubscribe_and_a_recorded_send(tmp
         assert profile["consent"]["purposes"]["marketing"]["granted"] is False
 
         # Tomorrow's order would pass the cap, but ada has withdrawn: nothing more is sent.
-        client.track("ada", "Order Completed", {"order_id": "o-4", "revenue": 5}, context={})
+        client.track("ada", "Order Completed", {"order_id": "o-4", "revenue": 50}, context={})
         client.flush()
         wait_until(lambda: figures()["suppressed_without_consent"] == 2, "the withdrawn order")
         assert len(inbox.messages) == 1

@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use silta_model::{Event, EventType};
 
+use crate::conditions::{self, MAX_CONDITIONS};
 use crate::mapping::Mapping;
 
 pub const MAX_NAME_CHARS: usize = 200;
@@ -272,6 +273,9 @@ pub struct Filter {
     /// Only people in one of these audiences (as last computed), checked at delivery.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub audiences: Vec<String>,
+    /// Conditions on the event's fields (as in funnel steps), all of which must hold.
+    #[serde(default, rename = "where", skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<silta_analytics::Filter>,
 }
 
 impl Filter {
@@ -285,13 +289,17 @@ impl Filter {
         if !self.types.is_empty() && !self.types.contains(&event.event_type) {
             return false;
         }
-        if self.events.is_empty() {
-            return true;
+        let named = self.events.is_empty()
+            || event
+                .event
+                .as_ref()
+                .is_some_and(|name| self.events.contains(name));
+        if !named || self.conditions.is_empty() {
+            return named;
         }
-        event
-            .event
-            .as_ref()
-            .is_some_and(|name| self.events.contains(name))
+        self.conditions
+            .iter()
+            .all(|condition| conditions::holds(condition, event))
     }
 }
 
@@ -362,6 +370,16 @@ impl DestinationSpec {
             return Err(invalid(format!(
                 "filter lists at most {MAX_FILTER_ENTRIES} sources, events and audiences together"
             )));
+        }
+        if filter.conditions.len() > MAX_CONDITIONS {
+            return Err(invalid(format!(
+                "filter.where holds at most {MAX_CONDITIONS} conditions"
+            )));
+        }
+        for condition in &filter.conditions {
+            condition.validate().map_err(|error| {
+                invalid(format!("filter.where on `{}`: {error}", condition.field))
+            })?;
         }
         if let Some(mapping) = &self.mapping {
             mapping.validate().map_err(invalid)?;
@@ -730,6 +748,7 @@ mod tests {
             events: vec!["Order Completed".into()],
             include_bots: false,
             audiences: Vec::new(),
+            conditions: Vec::new(),
         };
         let order = Event {
             source_id: "web".into(),

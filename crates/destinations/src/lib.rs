@@ -4,6 +4,7 @@
 //! and dead-letter queue (`<data>/outbox.redb`), and the worker that delivers at least once
 //! with retries, backoff and jitter.
 
+mod conditions;
 mod config;
 mod deliver;
 mod email;

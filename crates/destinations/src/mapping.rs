@@ -70,9 +70,7 @@ impl Mapping {
                 }
             };
             if let Some(path) = path
-                && (path.is_empty()
-                    || path.len() > MAX_PATH_CHARS
-                    || path.split('.').any(str::is_empty))
+                && !valid_path(path)
             {
                 return Err(format!(
                     "mapping field `{output}` has an invalid path `{path}`"
@@ -120,6 +118,11 @@ impl Mapping {
         }
         output
     }
+}
+
+/// A dotted path of non-empty steps, within the length limit.
+fn valid_path(path: &str) -> bool {
+    !path.is_empty() && path.len() <= MAX_PATH_CHARS && !path.split('.').any(str::is_empty)
 }
 
 fn lookup<'v>(message: &'v Value, path: &str) -> Option<&'v Value> {

@@ -556,6 +556,20 @@ async fn a_nats_subject_gets_each_consented_event_with_its_idempotency_key() {
     );
 }
 
+/// Defines the audience `pro` (plan is "pro") and answers with it.
+async fn pro_audience(silta: &TestSilta) -> Value {
+    let (status, audience) = silta
+        .call(
+            Method::PUT,
+            "/v1/audiences/pro",
+            &silta.marketer_token,
+            json!({"text": r#"trait(plan) = "pro""#}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{audience}");
+    audience
+}
+
 #[tokio::test]
 async fn an_audience_filter_sends_only_its_members_events() {
     let silta = TestSilta::start().await;
@@ -569,16 +583,7 @@ async fn an_audience_filter_sends_only_its_members_events() {
         ],
     )
     .await;
-    let (status, audience) = silta
-        .call(
-            Method::PUT,
-            "/v1/audiences/pro",
-            &silta.marketer_token,
-            json!({"text": r#"trait(plan) = "pro""#}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{audience}");
-    assert_eq!(audience["members"], 1);
+    assert_eq!(pro_audience(&silta).await["members"], 1);
     let (status, refused) = silta
         .call(
             Method::POST,
@@ -646,16 +651,7 @@ async fn audience_entries_and_exits_reach_activating_destinations_with_hashed_em
     // bob is a member but did not grant marketing: nothing of his is sent.
     identify(&silta, "bob", "b-1", "pro", false).await;
     identify(&silta, "cy", "c-1", "free", true).await;
-    let (status, audience) = silta
-        .call(
-            Method::PUT,
-            "/v1/audiences/pro",
-            &silta.marketer_token,
-            json!({"text": r#"trait(plan) = "pro""#}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{audience}");
-    assert_eq!(audience["members"], 2);
+    assert_eq!(pro_audience(&silta).await["members"], 2);
     // A customer list for an ad platform: the audience, the change and the hashed email.
     let created = create(
         &silta,

@@ -385,7 +385,11 @@ impl AppliedEvents for Destinations {
         for &event in events {
             for (index, entry) in active.iter().enumerate() {
                 let spec = &entry.destination.spec;
-                if spec.forward_events && spec.filter.admits(event) {
+                // Emails are never about what Silta records itself (consent answers, sends):
+                // an email destination without an event filter would answer its own sends.
+                let own_record = event.source_id == SILTA_SOURCE
+                    && matches!(spec.target, silta_destinations::Target::Email { .. });
+                if spec.forward_events && !own_record && spec.filter.admits(event) {
                     queued.push((entry.destination.id.as_str(), event));
                     woken[index] = true;
                 }
