@@ -94,6 +94,10 @@ pub enum Target {
         subject: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         token: Option<SecretRef>,
+        /// Publish to the JetStream stream bound to `subject` and wait for its acknowledgement
+        /// of every message (the stream stores them and drops duplicates by `Nats-Msg-Id`).
+        #[serde(default)]
+        jetstream: bool,
     },
     /// One file per delivered batch, in `url` (`file:///absolute/directory` or
     /// `s3://bucket/prefix`) under `dt=YYYY-MM-DD/`, named by the batch's idempotency key so
@@ -450,6 +454,7 @@ impl DestinationSpec {
                 url,
                 subject,
                 token,
+                ..
             } => {
                 check_url(url, &["nats", "tls"], allowed_hosts)?;
                 check_subject(subject)?;

@@ -59,6 +59,7 @@ pub enum Sender {
         url: String,
         subject: String,
         token: Option<SecretRef>,
+        jetstream: bool,
         timeout: Duration,
         /// Connected on first use and kept; the client reconnects by itself.
         client: tokio::sync::Mutex<Option<async_nats::Client>>,
@@ -93,10 +94,12 @@ impl Sender {
                 url,
                 subject,
                 token,
+                jetstream,
             } => Sender::Nats {
                 url: url.clone(),
                 subject: subject.clone(),
                 token: token.clone(),
+                jetstream: *jetstream,
                 timeout: policy.timeout(),
                 client: tokio::sync::Mutex::new(None),
             },
@@ -162,20 +165,19 @@ impl Sender {
                 url,
                 subject,
                 token,
+                jetstream,
                 timeout,
                 client,
             } => {
                 let mut connected = client.lock().await;
-                publish(
-                    &mut connected,
-                    url,
-                    token.as_ref(),
-                    *timeout,
-                    subject,
-                    messages,
-                )
-                .await?;
-                (None, format!("published {} on {subject}", messages.len()))
+                let client = connect(&mut connected, url, token.as_ref(), *timeout).await?;
+                let answer = if *jetstream {
+                    publish_to_stream(client, *timeout, subject, messages).await?
+                } else {
+                    publish(client, *timeout, subject, messages).await?;
+                    format!("published {} on {subject}", messages.len())
+                };
+                (None, answer)
             }
             Sender::Files { sink, timeout } => {
                 let key = batch_key(messages);
@@ -278,14 +280,13 @@ fn without_url(error: &reqwest::Error) -> String {
     text
 }
 
-async fn publish(
-    connected: &mut Option<async_nats::Client>,
+/// The kept client, connecting on first use.
+async fn connect<'c>(
+    connected: &'c mut Option<async_nats::Client>,
     url: &str,
     token: Option<&SecretRef>,
     timeout: Duration,
-    subject: &str,
-    messages: &[Message],
-) -> Result<(), Failure> {
+) -> Result<&'c async_nats::Client, Failure> {
     if connected.is_none() {
         let mut options = async_nats::ConnectOptions::new()
             .connection_timeout(timeout)
@@ -299,15 +300,27 @@ async fn publish(
             .map_err(|error| Failure::retryable(format!("nats: {error}")))?;
         *connected = Some(client);
     }
-    let Some(client) = connected.as_ref() else {
-        return Err(Failure::retryable("nats: not connected".to_string()));
-    };
+    connected
+        .as_ref()
+        .ok_or_else(|| Failure::retryable("nats: not connected".to_string()))
+}
+
+/// A message's headers: JetStream streams on the subject drop duplicates by `Nats-Msg-Id`.
+fn nats_message(key: &str, message: &serde_json::Value) -> (async_nats::HeaderMap, Vec<u8>) {
+    let mut headers = async_nats::HeaderMap::new();
+    headers.insert("Nats-Msg-Id", key);
+    (headers, serde_json::to_vec(message).unwrap_or_default())
+}
+
+async fn publish(
+    client: &async_nats::Client,
+    timeout: Duration,
+    subject: &str,
+    messages: &[Message],
+) -> Result<(), Failure> {
     let sending = async {
         for (key, message) in messages {
-            let mut headers = async_nats::HeaderMap::new();
-            // JetStream streams on the subject drop duplicates by this header.
-            headers.insert("Nats-Msg-Id", key.as_str());
-            let payload = serde_json::to_vec(message).unwrap_or_default();
+            let (headers, payload) = nats_message(key, message);
             client
                 .publish_with_headers(subject.to_string(), headers, payload.into())
                 .await
@@ -322,4 +335,38 @@ async fn publish(
     tokio::time::timeout(timeout, sending)
         .await
         .map_err(|_| Failure::retryable("nats: publishing timed out".to_string()))?
+}
+
+/// Publishes to the stream bound to `subject`, all messages first and then every
+/// acknowledgement; a message without one (no stream, a full stream, a timeout) fails the batch.
+async fn publish_to_stream(
+    client: &async_nats::Client,
+    timeout: Duration,
+    subject: &str,
+    messages: &[Message],
+) -> Result<String, Failure> {
+    let stream = async_nats::jetstream::new(client.clone());
+    let failed = |error: &dyn std::fmt::Display| Failure::retryable(format!("jetstream: {error}"));
+    let sending = async {
+        let mut pending = Vec::with_capacity(messages.len());
+        for (key, message) in messages {
+            let (headers, payload) = nats_message(key, message);
+            let ack = stream
+                .publish_with_headers(subject.to_string(), headers, payload.into())
+                .await
+                .map_err(|error| failed(&error))?;
+            pending.push(ack);
+        }
+        let mut duplicates = 0;
+        for ack in pending {
+            duplicates += usize::from(ack.await.map_err(|error| failed(&error))?.duplicate);
+        }
+        Ok(format!(
+            "stored {} on {subject} ({duplicates} already there)",
+            messages.len()
+        ))
+    };
+    tokio::time::timeout(timeout, sending)
+        .await
+        .map_err(|_| Failure::retryable("jetstream: publishing timed out".to_string()))?
 }

@@ -189,6 +189,15 @@ pub async fn rotate_token(
     Ok(Json(state.credentials.rotate_token(&token_id, &actor)?))
 }
 
+/// The configuration the server runs with, without secrets: what the console shows IT.
+pub async fn configuration(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    auth::require(&state, &headers, Permission::Administer)?;
+    Ok(Json(state.configuration.as_ref().clone()))
+}
+
 pub async fn audit(
     State(state): State<AppState>,
     headers: HeaderMap,

@@ -36,6 +36,8 @@ pub struct AppState {
     pub media_mix: Arc<media_mix::Models>,
     pub destinations: Arc<destinations::Destinations>,
     pub destination_hosts: Arc<Vec<String>>,
+    /// The configuration the server runs with, secrets left out ([`Config::auditable`]).
+    pub configuration: Arc<serde_json::Value>,
 }
 
 impl AppState {
@@ -62,6 +64,7 @@ impl AppState {
             media_mix: Arc::new(media_mix::Models::open(&config.data)),
             destinations,
             destination_hosts: Arc::new(config.destination_hosts.clone()),
+            configuration: Arc::new(config.auditable()),
         }
     }
 }
@@ -203,6 +206,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/tokens/{id}", delete(admin::revoke_token))
         .route("/v1/tokens/{id}/rotate", post(admin::rotate_token))
         .route("/v1/audit", get(admin::audit))
+        .route("/v1/configuration", get(admin::configuration))
         .route("/v1/retention/apply", post(retention::apply))
         .route("/v1/experiments", get(experiments::list))
         .route(

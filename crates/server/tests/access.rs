@@ -334,6 +334,20 @@ async fn an_admin_token_from_the_configuration_works_and_configuration_changes_a
         !audit.to_string().contains(configured),
         "the token is never recorded"
     );
+    let (status, running) = silta
+        .call(Method::GET, "/v1/configuration", configured, json!(null))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        running["query_max_rows"], 77,
+        "the configuration running now"
+    );
+    assert!(running["retention"].is_object(), "{running}");
+    assert!(running.get("admin_token").is_none());
+    assert!(
+        !running.to_string().contains(configured),
+        "the token is never shown"
+    );
 
     let weak = tempfile::tempdir().expect("tempdir");
     let mut config = common::config_for(weak.path());

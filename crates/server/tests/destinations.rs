@@ -484,12 +484,17 @@ impl Drop for NatsServer {
 }
 
 async fn nats_server() -> NatsServer {
+    nats_server_with(&[]).await
+}
+
+async fn nats_server_with(options: &[&str]) -> NatsServer {
     let port = {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         listener.local_addr().expect("address").port()
     };
     let process = std::process::Command::new("nats-server")
         .args(["-a", "127.0.0.1", "-p", &port.to_string()])
+        .args(options)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -841,5 +846,85 @@ async fn a_files_destination_writes_periodic_csv_exports_of_consented_events() {
             .as_str()
             .expect("message")
             .contains("only to s3://")
+    );
+}
+
+#[tokio::test]
+async fn a_jetstream_stream_acknowledges_and_stores_each_consented_event_once() {
+    let store = tempfile::tempdir().expect("tempdir");
+    let directory = store.path().display().to_string();
+    let nats = nats_server_with(&["-js", "-sd", &directory]).await;
+    let client = async_nats::connect(&nats.url).await.expect("connects");
+    let jetstream = async_nats::jetstream::new(client);
+    let mut stream = jetstream
+        .create_stream(async_nats::jetstream::stream::Config {
+            name: "SILTA".to_string(),
+            subjects: vec!["silta.stored".to_string()],
+            ..Default::default()
+        })
+        .await
+        .expect("stream");
+
+    let silta = TestSilta::start().await;
+    let stored = create(
+        &silta,
+        json!({"name": "Stream", "purpose": "marketing",
+               "target": {"type": "nats", "url": nats.url, "subject": "silta.stored", "jetstream": true},
+               "delivery": {"batch_size": 10}}),
+    )
+    .await;
+    // No stream listens on this subject: without acknowledgements nothing is delivered.
+    let unstored = create(
+        &silta,
+        json!({"name": "Nowhere", "purpose": "marketing",
+               "target": {"type": "nats", "url": nats.url, "subject": "silta.nowhere", "jetstream": true},
+               "delivery": {"initial_backoff_ms": 100, "max_backoff_ms": 200}}),
+    )
+    .await;
+    send(
+        &silta,
+        vec![
+            order("ada", "j-1", true),
+            order("bob", "j-2", false),
+            order("ada", "j-3", true),
+        ],
+    )
+    .await;
+    let stored_id = stored["id"].as_str().expect("id").to_string();
+    let mut figures = stats(&silta, &stored_id).await;
+    for _ in 0..200 {
+        if figures["delivered"] == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        figures = stats(&silta, &stored_id).await;
+    }
+    assert_eq!(figures["delivered"], 2, "{figures}");
+    let info = stream.info().await.expect("stream info");
+    assert_eq!(info.state.messages, 2);
+    let first = stream.get_raw_message(1).await.expect("first message");
+    let body: Value = serde_json::from_slice(&first.payload).expect("json");
+    assert_eq!(body["messageId"], "j-1");
+
+    let unstored_id = unstored["id"].as_str().expect("id").to_string();
+    let mut figures = stats(&silta, &unstored_id).await;
+    for _ in 0..200 {
+        if figures["failed_attempts"].as_u64().unwrap_or(0) >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        figures = stats(&silta, &unstored_id).await;
+    }
+    assert!(
+        figures["failed_attempts"].as_u64().unwrap_or(0) >= 2,
+        "{figures}"
+    );
+    assert_eq!(figures["delivered"], 0, "{figures}");
+    assert!(
+        figures["last_error"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("jetstream"),
+        "{figures}"
     );
 }

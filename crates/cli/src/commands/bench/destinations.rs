@@ -256,9 +256,17 @@ pub async fn run(args: DestinationsArgs) -> anyhow::Result<()> {
     .await?;
     paced_run.print();
     let forwarded = load.next_event.load(Ordering::Relaxed) - forwarded_from;
+    println!(
+        "delivered when paced ingestion ended: webhook {}, NATS {} of {forwarded}",
+        webhook_received.load(Ordering::Relaxed),
+        nats_received.load(Ordering::Relaxed)
+    );
     let limit = Duration::from_secs(300);
-    let webhook_done = drained(&webhook_received, forwarded, limit).await?;
-    let nats_done = drained(&nats_received, forwarded, limit).await?;
+    // Watched together: each destination's own time, not the later of the two.
+    let (webhook_done, nats_done) = tokio::try_join!(
+        drained(&webhook_received, forwarded, limit),
+        drained(&nats_received, forwarded, limit)
+    )?;
     let webhook_rate = forwarded as f64 / (webhook_done - started).as_secs_f64();
     let nats_rate = forwarded as f64 / (nats_done - started).as_secs_f64();
     let direct_webhook = direct_webhook_rate(&client, &webhook_url).await?;

@@ -49,21 +49,6 @@ async function entriesUpTo(last, count) {
   return entries.filter((entry) => entry.sequence <= last).reverse();
 }
 
-/**
- * The newest entry with this action, reading back at most `maxPages` pages; null if none. Used
- * for what the server records only there, such as the configuration it runs with.
- */
-export async function lastAudited(action, maxPages = 20) {
-  let last = await lastSequence();
-  for (let pageNumber = 0; pageNumber < maxPages && last > 0; pageNumber += 1) {
-    const entries = await entriesUpTo(last, MAX_PAGE);
-    const found = entries.find((entry) => entry.action === action);
-    if (found) return found;
-    last -= MAX_PAGE;
-  }
-  return null;
-}
-
 /** Who made a change, as words. */
 export function actorName(actor) {
   if (!actor) return '–';

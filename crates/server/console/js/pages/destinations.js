@@ -5,9 +5,7 @@
 
 import { api, sourceNames } from '../api.js';
 import { cards, dateTime, errorBox, field, h, number, replace, select, table } from '../dom.js';
-import { lastAudited } from './audit.js';
 
-const DEFAULT_PURPOSES = ['analytics', 'marketing', 'personalisation', 'advertising'];
 const EVENT_TYPES = ['track', 'identify', 'page', 'screen', 'group', 'alias'];
 
 function failed(error) {
@@ -94,16 +92,10 @@ function destinationsTable(destinations) {
   ], destinations, { empty: 'No destinations yet.' });
 }
 
-/** The purposes the server accepts, from the configuration it recorded in the audit log. */
+/** The consent purposes of the configuration the server runs with. */
 async function configuredPurposes() {
-  try {
-    const entry = await lastAudited('configuration.changed');
-    const purposes = entry && entry.detail && entry.detail.identity && entry.detail.identity.consent
-      && entry.detail.identity.consent.purposes;
-    return purposes && purposes.length ? purposes : DEFAULT_PURPOSES;
-  } catch {
-    return DEFAULT_PURPOSES;
-  }
+  const configuration = await api('GET', '/v1/configuration');
+  return configuration.identity.consent.purposes;
 }
 
 /** A secret is named by where it is held (an environment variable or a file), never by value. */
@@ -274,7 +266,7 @@ function configuration(destination, names) {
     if (target.region) rows.push(['Region', target.region]);
     if (target.access_key_id) rows.push(['Access key id', secretText(target.access_key_id)], ['Secret access key', secretText(target.secret_access_key)]);
   } else {
-    rows.push(['Token', secretText(target.token)]);
+    rows.push(['Token', secretText(target.token)], ['JetStream', target.jetstream ? 'stored and acknowledged' : 'no']);
   }
   rows.push(
     ['Sources', listText(filter.sources, names)],

@@ -4,13 +4,8 @@
 import { api, can } from '../api.js';
 import { barChart, colour } from '../charts.js';
 import { cards, dateTime, errorBox, field, h, isoDay, number, percent, replace, table } from '../dom.js';
-import { lastAudited } from './audit.js';
 
 const IDENTIFIER_TYPES = ['email', 'user_id', 'phone', 'anonymous_id', 'device_id', 'advertising_id'];
-
-/** What Silta uses when the configuration says nothing (README, Configuration). */
-const DEFAULT_PURPOSES = ['analytics', 'marketing', 'personalisation', 'advertising'];
-const DEFAULT_RETENTION = { events_days: 762, quarantine_days: 30, interval_hours: 24 };
 
 /** How long to follow an erasure's progress after asking for it. */
 const POLL_MS = 2000;
@@ -36,9 +31,14 @@ function identifierControls(prefix) {
 }
 
 export async function render(container) {
-  // The configuration the server runs with is recorded in the audit log when it changes; it is
-  // the only place the API shows the consent purposes and the retention policy.
-  const configuration = await lastAudited('configuration.changed').catch(() => null);
+  // The consent purposes and the retention policy are those of the configuration the server runs with.
+  let configuration;
+  try {
+    configuration = await api('GET', '/v1/configuration');
+  } catch (failure) {
+    container.append(h('h1', {}, 'Privacy'), failed(failure));
+    return;
+  }
   const requests = requestsSection();
   await requests.reload();
   container.append(
@@ -241,9 +241,7 @@ async function consentSection(configuration) {
     replace(body, h('p', { class: 'muted' }, 'Consent figures come from SQL, which this role may not run.'));
     return section;
   }
-  const configured = configuration && configuration.detail && configuration.detail.identity
-    && configuration.detail.identity.consent && configuration.detail.identity.consent.purposes;
-  const purposes = configured && configured.length ? configured : DEFAULT_PURPOSES;
+  const { purposes } = configuration.identity.consent;
   try {
     const tables = await api('POST', '/v1/query', { sql: 'SHOW TABLES' });
     if (!tables.rows.some((row) => row.table_name === 'profiles')) {
@@ -256,14 +254,14 @@ async function consentSection(configuration) {
         + `sum(CASE WHEN NOT ${answer} THEN 1 ELSE 0 END) AS refused_${index}`;
     });
     const answer = await api('POST', '/v1/query', { sql: `SELECT count(*) AS people, ${columns.join(', ')} FROM profiles` });
-    replace(body, consentView(purposes, answer.rows[0] || {}, configured));
+    replace(body, consentView(purposes, answer.rows[0] || {}));
   } catch (failure) {
     replace(body, failed(failure));
   }
   return section;
 }
 
-function consentView(purposes, row, configured) {
+function consentView(purposes, row) {
   const people = Number(row.people) || 0;
   const figures = purposes.map((purpose, index) => {
     const granted = Number(row[`granted_${index}`]) || 0;
@@ -271,8 +269,7 @@ function consentView(purposes, row, configured) {
     return { purpose, granted, refused, unanswered: people - granted - refused };
   });
   return h('div', {},
-    h('p', { class: 'muted' }, `${number(people)} profiles. Consent is opt-in: no answer counts as no.`,
-      configured ? null : ' (The configured purposes could not be read, so the default ones are shown.)'),
+    h('p', { class: 'muted' }, `${number(people)} profiles. Consent is opt-in: no answer counts as no.`),
     barChart(`Consent per purpose: ${figures.map((one) => `${one.purpose} ${one.granted} granted, ${one.refused} refused, ${one.unanswered} no answer`).join('; ')}`,
       figures.map((one) => one.purpose),
       [
@@ -299,8 +296,7 @@ function keptFor(days, what, unit = 'days') {
 }
 
 function retentionSection(configuration) {
-  const recorded = configuration && configuration.detail && configuration.detail.retention;
-  const policy = recorded || DEFAULT_RETENTION;
+  const policy = configuration.retention;
   const result = h('div', { 'aria-live': 'polite' });
   const apply = h('button', { type: 'button', class: 'danger' }, 'Apply retention now…');
   apply.addEventListener('click', () => replace(result, confirmRetention(policy, result)));
@@ -312,10 +308,7 @@ function retentionSection(configuration) {
         h('li', {}, keptFor(policy.quarantine_days, 'Quarantined events'),
           policy.quarantine_days ? ` (received before ${isoDay(policy.quarantine_days)}).` : null),
         h('li', {}, `The policy runs at every start and then every ${number(policy.interval_hours)} hours.`)),
-      h('p', { class: 'muted' }, recorded
-        ? `As the server recorded its configuration on ${dateTime(configuration.at)} (audit log).`
-        : 'The API does not report the policy the server runs with and no configuration entry was found in the audit log; '
-          + 'these are the defaults.'),
+      h('p', { class: 'muted' }, 'The policy of the configuration the server runs with (`[retention]`).'),
       h('div', { class: 'toolbar' }, apply),
       result));
 }
