@@ -2,7 +2,7 @@
 # Installs what the tests need on a fresh machine, then runs every test: Rust unit and
 # integration tests (including the kill -9 durability test) and the Python tests with the
 # official Segment and RudderStack libraries and the deltalake reader, and the web console in
-# Chromium.
+# Chromium and Firefox.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,11 +11,13 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/silta-target}"
 export CARGO_TERM_COLOR=never
 
 # openssl makes the certificates of the HTTPS tests; nats-server is the NATS destinations' peer;
-# chromium runs the console's browser tests (driven by playwright-core).
+# chromium (driven by playwright-core) and firefox-esr (by puppeteer-core over WebDriver BiDi)
+# run the console's browser tests.
 missing=()
 command -v openssl >/dev/null || missing+=(openssl)
 command -v nats-server >/dev/null || missing+=(nats-server)
 command -v chromium >/dev/null || missing+=(chromium)
+command -v firefox-esr >/dev/null || missing+=(firefox-esr)
 if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq && apt-get install -y -qq "${missing[@]}"
 fi

@@ -1,6 +1,7 @@
 """Silta's experiment analysis against GrowthBook's own stats engine (gbstats from PyPI), on
-the same summary statistics: frequentist and sequential, relative and absolute lift, means and
-proportions, and the sample ratio mismatch check.
+the same summary statistics: frequentist, sequential and Bayesian, relative and absolute lift,
+means, proportions, ratio metrics and CUPED (regression adjustment), and the sample ratio
+mismatch check.
 
 gbstats needs numpy below 2, the deltalake reader numpy 2: gbstats runs in its own environment
 (`SILTA_GBSTATS_PYTHON`, made by scripts/test.sh) on the script below."""
@@ -19,31 +20,62 @@ GBSTATS_PYTHON = os.environ.get(
     "SILTA_GBSTATS_PYTHON", os.path.expanduser("~/.cache/silta-gbstats/bin/python")
 )
 
-# Reads {"variations", "difference", "sequential", "weights"}; prints gbstats' results.
+# Reads {"variations", "difference", "sequential", "bayesian", "weights"}; prints gbstats'
+# results. Regression-adjusted statistics share the theta of control and treatment, as gbstats'
+# own analysis sets it.
 GBSTATS = """
 import json, sys
+from gbstats.bayesian.tests import EffectBayesianABTest, EffectBayesianConfig, GaussianPrior
 from gbstats.frequentist.tests import (
     FrequentistConfig, SequentialConfig, SequentialTwoSidedTTest, TwoSidedTTest,
 )
-from gbstats.models.statistics import ProportionStatistic, SampleMeanStatistic
+from gbstats.models.statistics import (
+    ProportionStatistic, RatioStatistic, RegressionAdjustedStatistic, SampleMeanStatistic,
+    compute_theta,
+)
 from gbstats.utils import check_srm
 
+def component(part, n):
+    if part["type"] == "proportion":
+        return ProportionStatistic(n=n, sum=part["sum"])
+    return SampleMeanStatistic(n=n, sum=part["sum"], sum_squares=part["sum_squares"])
+
 def statistic(stat):
-    if stat["type"] == "proportion":
-        return ProportionStatistic(n=stat["n"], sum=stat["sum"])
-    return SampleMeanStatistic(n=stat["n"], sum=stat["sum"], sum_squares=stat["sum_squares"])
+    n = stat["n"]
+    if stat["type"] == "ratio":
+        return RatioStatistic(n=n, m_statistic=component(stat["numerator"], n),
+                              d_statistic=component(stat["denominator"], n),
+                              m_d_sum_of_products=stat["sum_of_products"])
+    if stat["type"] == "regression_adjusted":
+        return RegressionAdjustedStatistic(n=n, post_statistic=component(stat["post"], n),
+                                           pre_statistic=component(stat["pre"], n),
+                                           post_pre_sum_of_products=stat["post_pre_sum_of_products"],
+                                           theta=0)
+    return component(stat, n)
 
 case = json.load(sys.stdin)
-control = statistic(case["variations"][0])
 results = []
 for treatment in case["variations"][1:]:
+    a, b = statistic(case["variations"][0]), statistic(treatment)
+    if isinstance(a, RegressionAdjustedStatistic):
+        a.theta = b.theta = compute_theta(a, b)
+    bayesian = case.get("bayesian")
+    if bayesian is not None:
+        prior = bayesian.get("prior")
+        effect = (GaussianPrior(mean=prior["mean"], variance=prior["stddev"] ** 2, proper=True)
+                  if prior else GaussianPrior())
+        config = EffectBayesianConfig(difference_type=case["difference"], prior_effect=effect)
+        result = EffectBayesianABTest(a, b, config).compute_result()
+        results.append({"expected": result.expected, "ci": list(result.ci),
+                        "chance_to_win": result.chance_to_win, "risk": list(result.risk)})
+        continue
     if case["sequential"]:
         config = SequentialConfig(alpha=0.05, difference_type=case["difference"],
                                   sequential_tuning_parameter=5000)
-        test = SequentialTwoSidedTTest(control, statistic(treatment), config)
+        test = SequentialTwoSidedTTest(a, b, config)
     else:
         config = FrequentistConfig(alpha=0.05, difference_type=case["difference"])
-        test = TwoSidedTTest(control, statistic(treatment), config)
+        test = TwoSidedTTest(a, b, config)
     result = test.compute_result()
     results.append({"expected": result.expected, "ci": list(result.ci), "p_value": result.p_value})
 srm = check_srm([v["n"] for v in case["variations"]], case["weights"])
@@ -73,6 +105,43 @@ def random_statistics(rng, kind):
     mean, sd = rng.uniform(1, 100), rng.uniform(0.5, 50)
     values_sum = mean * n
     return {"type": "mean", "n": n, "sum": values_sum, "sum_squares": (sd ** 2) * (n - 1) + values_sum ** 2 / n}
+
+
+def random_shape(rng, binary):
+    """What the variations of one case share: rates or means and spreads of two components, and
+    their correlation."""
+    if binary:
+        return {"rates": (rng.uniform(0.05, 0.6), rng.uniform(0.05, 0.6)), "overlap": rng.uniform(0, 1)}
+    return {"means": (rng.uniform(1, 100), rng.uniform(1, 100)), "sds": (rng.uniform(0.5, 50), rng.uniform(0.5, 50)),
+            "correlation": rng.uniform(-0.3, 0.9)}
+
+
+def random_pair(rng, n, shape):
+    """Two components over the same n units and their sum of products, near the case's shape:
+    numerator and denominator of a ratio, or a metric after and before exposure."""
+    if "rates" in shape:
+        first, second = (max(1, min(n - 1, round(n * rate * rng.uniform(0.95, 1.05)))) for rate in shape["rates"])
+        low, high = max(0, first + second - n), min(first, second)
+        both = low + round((high - low) * shape["overlap"])
+        return ({"type": "proportion", "sum": float(first)}, {"type": "proportion", "sum": float(second)},
+                float(both))
+    (mean_x, mean_y), (sd_x, sd_y) = shape["means"], shape["sds"]
+    sum_x, sum_y = mean_x * n * rng.uniform(0.97, 1.03), mean_y * n * rng.uniform(0.97, 1.03)
+    products = shape["correlation"] * sd_x * sd_y * (n - 1) + sum_x * sum_y / n
+
+    def part(total, sd):
+        return {"type": "mean", "sum": total, "sum_squares": sd ** 2 * (n - 1) + total ** 2 / n}
+
+    return part(sum_x, sd_x), part(sum_y, sd_y), products
+
+
+def random_adjusted_or_ratio(rng, kind, shape):
+    n = rng.randint(50, 200_000)
+    first, second, products = random_pair(rng, n, shape)
+    if kind == "ratio":
+        return {"type": "ratio", "n": n, "numerator": first, "denominator": second, "sum_of_products": products}
+    return {"type": "regression_adjusted", "n": n, "post": first, "pre": second,
+            "post_pre_sum_of_products": products}
 
 
 @pytest.fixture(scope="module")
@@ -143,3 +212,41 @@ def test_benjamini_hochberg_agrees_with_scipy(server):
     done = subprocess.run([GBSTATS_PYTHON, "-c", script], input=json.dumps(raw),
                           capture_output=True, text=True, check=True)
     assert ours == pytest.approx(json.loads(done.stdout), abs=1e-9)
+
+
+def assert_agrees(ours, expected, fields):
+    assert ours["error"] is None, ours
+    for field in fields:
+        if isinstance(expected[field], list):
+            for mine, theirs in zip(ours[field], expected[field], strict=True):
+                assert mine == pytest.approx(theirs, abs=1e-6, rel=1e-6), field
+        else:
+            assert ours[field] == pytest.approx(expected[field], abs=1e-6, rel=1e-6), field
+
+
+@pytest.mark.parametrize("seed", range(32))
+def test_ratio_metrics_cuped_and_the_bayesian_mode_agree_with_gbstats_to_1e_6(server, seed):
+    rng = random.Random(1000 + seed)
+    kind = "ratio" if seed % 2 else "regression_adjusted"
+    shape = random_shape(rng, binary=kind == "regression_adjusted" and seed % 4 == 2)
+    variations = [random_adjusted_or_ratio(rng, kind, shape) for _ in range(3)]
+    difference = "absolute" if seed % 8 >= 4 else "relative"
+    mode = ("frequentist", "sequential", "bayesian", "bayesian with a prior")[seed // 8]
+    body = {"variations": variations,
+            "config": {"difference": difference, "sequential_tuning": 5000.0 if mode == "sequential" else None}}
+    case = {"variations": variations, "difference": difference, "sequential": mode == "sequential",
+            "weights": [0.5, 0.25, 0.25]}
+    if mode.startswith("bayesian"):
+        bayesian = {"difference": difference}
+        if mode == "bayesian with a prior":
+            bayesian["prior"] = {"mean": 0.0, "stddev": 0.3}
+        body["bayesian"] = case["bayesian"] = bayesian
+    silta = post(server, server.token, "/v1/experiments/pricing/analysis", body)
+    reference = gbstats(case)
+    if mode.startswith("bayesian"):
+        for ours, expected in zip(silta["bayesian"], reference["results"], strict=True):
+            assert_agrees(ours, expected, ["expected", "ci", "chance_to_win", "risk"])
+    else:
+        for ours, expected in zip(silta["results"], reference["results"], strict=True):
+            assert_agrees(ours, expected, ["expected", "ci", "p_value"])
+    assert silta["srm_p_value"] == pytest.approx(reference["srm"], abs=1e-6)

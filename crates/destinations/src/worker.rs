@@ -78,8 +78,10 @@ impl Worker {
         let policy = &self.destination.spec.delivery;
         let mut random = rand::rngs::StdRng::from_os_rng();
         let mut failed_attempts = 0u32;
+        // Every event up to this sequence number was delivered, passed over or dead-lettered.
+        let mut settled: Option<u64> = None;
         loop {
-            let batch = match self.outbox.peek(id, policy.batch_size) {
+            let batch = match self.outbox.peek(id, settled, policy.batch_size) {
                 Ok(batch) => batch,
                 Err(error) => {
                     tracing::error!(destination = id, %error, "could not read the outbox");
@@ -88,9 +90,13 @@ impl Worker {
                 }
             };
             if batch.is_empty() {
+                if let Err(error) = self.outbox.flush(id) {
+                    tracing::error!(destination = id, %error, "could not remove delivered events");
+                }
                 let _ = tokio::time::timeout(IDLE_POLL, self.wake.notified()).await;
                 continue;
             }
+            let last = batch.last().map(|queued| queued.seq);
             if batch.len() < policy.batch_size {
                 // A batch that is not full waits up to `linger` from its oldest event.
                 let age = (Utc::now() - batch[0].event.received_at)
@@ -139,6 +145,7 @@ impl Worker {
                 continue;
             };
             if allowed.is_empty() {
+                settled = last;
                 continue;
             }
             match self.sender.send(&messages).await {
@@ -146,6 +153,7 @@ impl Worker {
                     self.sent(&allowed, &people);
                     let seqs: Vec<u64> = allowed.iter().map(|queued| queued.seq).collect();
                     if self.acknowledge(&seqs).await {
+                        settled = last;
                         let now = Utc::now();
                         self.stats.delivered(allowed.iter().map(|queued| {
                             (now - queued.event.received_at)
@@ -166,7 +174,9 @@ impl Worker {
                         "delivery failed"
                     );
                     if !failure.retryable || failed_attempts >= policy.max_attempts {
-                        self.dead_letter(&allowed, &failure, failed_attempts).await;
+                        if self.dead_letter(&allowed, &failure, failed_attempts).await {
+                            settled = last;
+                        }
                         failed_attempts = 0;
                         continue;
                     }
@@ -276,7 +286,7 @@ impl Worker {
         }
     }
 
-    /// Removes events from the queue; false if the outbox failed (they will be sent again).
+    /// Acknowledges events; false if the outbox failed (they will be sent again).
     async fn acknowledge(&self, seqs: &[u64]) -> bool {
         match self.outbox.ack(&self.destination.id, seqs) {
             Ok(()) => true,
@@ -288,15 +298,20 @@ impl Worker {
         }
     }
 
-    async fn dead_letter(&self, events: &[Queued], failure: &Failure, attempts: u32) {
+    /// Moves events to the dead-letter queue; false if the outbox failed (they are sent again).
+    async fn dead_letter(&self, events: &[Queued], failure: &Failure, attempts: u32) -> bool {
         match self
             .outbox
             .dead_letter(&self.destination.id, events, &failure.reason, attempts)
         {
-            Ok(()) => self.stats.dead_lettered(events.len()),
+            Ok(()) => {
+                self.stats.dead_lettered(events.len());
+                true
+            }
             Err(error) => {
                 tracing::error!(destination = %self.destination.id, %error, "could not dead-letter events");
                 tokio::time::sleep(OUTBOX_RETRY).await;
+                false
             }
         }
     }

@@ -6,47 +6,12 @@
 use serde::{Deserialize, Serialize};
 use statrs::distribution::{ChiSquared, ContinuousCDF, StudentsT};
 
-/// Summary statistics of one metric in one variation.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum Statistic {
-    /// A mean: units, sum and sum of squares of the metric's values.
-    Mean { n: u64, sum: f64, sum_squares: f64 },
-    /// A conversion rate: units and how many converted.
-    Proportion { n: u64, sum: f64 },
-}
+use crate::statistic::{Statistic, lift, summarise};
 
-impl Statistic {
-    pub fn n(&self) -> f64 {
-        match *self {
-            Statistic::Mean { n, .. } | Statistic::Proportion { n, .. } => n as f64,
-        }
-    }
-
-    pub fn mean(&self) -> f64 {
-        match *self {
-            Statistic::Mean { n: 0, .. } | Statistic::Proportion { n: 0, .. } => 0.0,
-            Statistic::Mean { sum, .. } | Statistic::Proportion { sum, .. } => sum / self.n(),
-        }
-    }
-
-    /// The sample variance (for a proportion, p(1 - p)).
-    pub fn variance(&self) -> f64 {
-        match *self {
-            Statistic::Mean {
-                n,
-                sum,
-                sum_squares,
-            } => {
-                if n <= 1 {
-                    return 0.0;
-                }
-                (sum_squares - sum * sum / n as f64) / (n as f64 - 1.0)
-            }
-            Statistic::Proportion { .. } => self.mean() * (1.0 - self.mean()),
-        }
-    }
-}
+/// Why no result can be computed when control's mean is zero.
+pub(crate) const ZERO_CONTROL_MEAN: &str = "the control's mean is zero";
+/// Why no result can be computed when a variation's variance is not positive.
+pub(crate) const ZERO_VARIANCE: &str = "a variation has zero or negative variance";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
@@ -104,33 +69,28 @@ impl TestResult {
 }
 
 /// Welch's two-sided t-test of `treatment` against `control` (gbstats' `TwoSidedTTest`, or
-/// `SequentialTwoSidedTTest` with a tuning parameter).
+/// `SequentialTwoSidedTTest` with a tuning parameter). Ratios use the delta method's variance;
+/// two regression-adjusted statistics are adjusted with the theta estimated from both
+/// (see [`crate::regression_adjustment_theta`]), the lift measured on the adjusted means and
+/// scaled by control's unadjusted mean.
 pub fn two_sided_test(
     control: &Statistic,
     treatment: &Statistic,
     config: &TestConfig,
 ) -> TestResult {
-    let (mean_a, mean_b) = (control.mean(), treatment.mean());
-    let (var_a, var_b) = (control.variance(), treatment.variance());
-    let (n_a, n_b) = (control.n(), treatment.n());
-    if mean_a == 0.0 {
-        return TestResult::uninformative("the control's mean is zero");
-    }
-    if var_a <= 0.0 || var_b <= 0.0 {
-        return TestResult::uninformative("a variation has zero or negative variance");
-    }
-    let relative = config.difference == Difference::Relative;
-    let expected = if relative {
-        (mean_b - mean_a) / mean_a
-    } else {
-        mean_b - mean_a
+    let (a, b) = match summarise(control, treatment) {
+        Ok(summaries) => summaries,
+        Err(error) => return TestResult::uninformative(error),
     };
-    // The delta method for the ratio of two means.
-    let variance = if relative {
-        var_b / (mean_a.powi(2) * n_b) + var_a * mean_b.powi(2) / (mean_a.powi(4) * n_a)
-    } else {
-        var_b / n_b + var_a / n_a
-    };
+    if a.mean == 0.0 || a.unadjusted_mean == 0.0 {
+        return TestResult::uninformative(ZERO_CONTROL_MEAN);
+    }
+    if a.variance <= 0.0 || b.variance <= 0.0 {
+        return TestResult::uninformative(ZERO_VARIANCE);
+    }
+    let (var_a, var_b) = (a.variance, b.variance);
+    let (n_a, n_b) = (a.n, b.n);
+    let (expected, variance) = lift(&a, &b, config.difference == Difference::Relative);
     let stddev = variance.sqrt();
     let (ci, p_value) = match config.sequential_tuning {
         None => {
@@ -197,6 +157,200 @@ pub fn sample_ratio_mismatch(units: &[u64], weights: &[f64]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fixtures::*;
+    use crate::statistic::{Component, MIXED_COMPONENTS, regression_adjustment_theta};
+
+    /// Checks a result against gbstats' expected, ci, p_value and uplift.stddev.
+    fn assert_matches(result: &TestResult, expected: f64, ci: [f64; 2], p_value: f64, stddev: f64) {
+        assert_eq!(result.error, None);
+        assert_close(result.expected, expected);
+        assert_close(result.ci[0], ci[0]);
+        assert_close(result.ci[1], ci[1]);
+        assert_close(result.p_value, p_value);
+        assert_close(result.stddev, stddev);
+    }
+
+    fn config(difference: Difference, sequential_tuning: Option<f64>) -> TestConfig {
+        TestConfig {
+            difference,
+            sequential_tuning,
+            ..TestConfig::default()
+        }
+    }
+
+    #[test]
+    fn a_ratio_metric_matches_gbstats() {
+        // gbstats 0.8.0's answers: TwoSidedTTest and SequentialTwoSidedTTest on RatioStatistic.
+        let (control, treatment) = ratios();
+        let relative = two_sided_test(&control, &treatment, &TestConfig::default());
+        assert_matches(
+            &relative,
+            0.10567104777574703,
+            [0.07415275207113214, 0.1371893434803619],
+            6.15589801356009e-11,
+            0.016071545723048333,
+        );
+        let absolute = two_sided_test(&control, &treatment, &config(Difference::Absolute, None));
+        assert_matches(
+            &absolute,
+            0.3163841489952426,
+            [0.22661618331222172, 0.40615211467826345],
+            6.3649086001760224e-12,
+            0.04577373023150051,
+        );
+        let sequential = two_sided_test(
+            &control,
+            &treatment,
+            &config(Difference::Relative, Some(5_000.0)),
+        );
+        assert_matches(
+            &sequential,
+            0.10567104777574703,
+            [0.05555048717087186, 0.1557916083806222],
+            1.3605352826155161e-07,
+            0.016071545723048333,
+        );
+
+        // Buyers per session: a proportion over a mean.
+        let buyers = |n, buyers, sessions, squares, products| Statistic::Ratio {
+            n,
+            numerator: Component::Proportion { sum: buyers },
+            denominator: mean(sessions, squares),
+            sum_of_products: products,
+        };
+        let result = two_sided_test(
+            &buyers(1_000, 310.0, 3_024.0, 11_110.0, 1_100.0),
+            &buyers(1_050, 360.0, 3_173.0, 11_643.0, 1_290.0),
+            &TestConfig::default(),
+        );
+        assert_matches(
+            &result,
+            0.10675762227666905,
+            [-0.02649741657403279, 0.24001266112737088],
+            0.1163001643642183,
+            0.06794828567469528,
+        );
+    }
+
+    #[test]
+    fn cuped_matches_gbstats_and_narrows_the_interval() {
+        // gbstats 0.8.0's answers: TwoSidedTTest on RegressionAdjustedStatistic, and on the
+        // SampleMeanStatistic of the same metric unadjusted.
+        let (control, treatment) = adjusted();
+        let relative = two_sided_test(&control, &treatment, &TestConfig::default());
+        assert_matches(
+            &relative,
+            0.06803560859604493,
+            [0.039272759783392674, 0.09679845740869719],
+            3.7729415924836474e-06,
+            0.014664197834426747,
+        );
+        let absolute = two_sided_test(&control, &treatment, &config(Difference::Absolute, None));
+        assert_matches(
+            &absolute,
+            0.812940478211992,
+            [0.48017293184424115, 1.1457080245797429],
+            1.8052561172599013e-06,
+            0.1696552787450926,
+        );
+        let (control_post, treatment_post) = unadjusted();
+        let plain = two_sided_test(&control_post, &treatment_post, &TestConfig::default());
+        assert_matches(
+            &plain,
+            0.06797578070978955,
+            [0.028760423871498575, 0.10719113754808052],
+            0.000690479461846083,
+            0.01999310929304791,
+        );
+        assert!(relative.stddev < 0.75 * plain.stddev);
+        assert!(relative.ci[1] - relative.ci[0] < plain.ci[1] - plain.ci[0]);
+
+        let (control, treatment) = adjusted_conversions();
+        let conversions = two_sided_test(&control, &treatment, &TestConfig::default());
+        assert_matches(
+            &conversions,
+            0.11471139982722954,
+            [0.018571862995368046, 0.21085093665909105],
+            0.019369398357302448,
+            0.04903682890116957,
+        );
+    }
+
+    #[test]
+    fn sequential_cuped_matches_gbstats() {
+        // gbstats 0.8.0's answers: SequentialTwoSidedTTest on RegressionAdjustedStatistic
+        // (tuning 5,000 relative, 1,000 absolute) and on the unadjusted SampleMeanStatistic.
+        let (control, treatment) = adjusted();
+        let relative = two_sided_test(
+            &control,
+            &treatment,
+            &config(Difference::Relative, Some(5_000.0)),
+        );
+        assert_matches(
+            &relative,
+            0.06803560859604493,
+            [0.021456133524892645, 0.11461508366719722],
+            0.0008147213805797845,
+            0.014664197834426747,
+        );
+        let absolute = two_sided_test(
+            &control,
+            &treatment,
+            &config(Difference::Absolute, Some(1_000.0)),
+        );
+        assert_matches(
+            &absolute,
+            0.812940478211992,
+            [0.29581972834533954, 1.3300612280786446],
+            8.806822586766269e-05,
+            0.1696552787450926,
+        );
+        let (control_post, treatment_post) = unadjusted();
+        let plain = two_sided_test(
+            &control_post,
+            &treatment_post,
+            &config(Difference::Relative, Some(5_000.0)),
+        );
+        assert_matches(
+            &plain,
+            0.06797578070978955,
+            [0.004469508738742217, 0.13148205268083688],
+            0.029452264618133623,
+            0.01999310929304791,
+        );
+        assert!(relative.p_value < plain.p_value);
+    }
+
+    #[test]
+    fn ratios_and_cuped_without_a_usable_control_give_no_result() {
+        let (_, treatment) = ratios();
+        let nothing_bought = Statistic::Ratio {
+            n: 1_000,
+            numerator: mean(0.0, 0.0),
+            denominator: mean(3_024.0, 11_110.0),
+            sum_of_products: 0.0,
+        };
+        let result = two_sided_test(&nothing_bought, &treatment, &TestConfig::default());
+        assert_eq!(result.error.as_deref(), Some(ZERO_CONTROL_MEAN));
+        assert_eq!((result.p_value, result.ci), (1.0, [0.0, 0.0]));
+
+        // Every unit's value is 2 after exposure: theta is zero and the unadjusted metric
+        // has no variance.
+        let constant = Statistic::RegressionAdjusted {
+            n: 500,
+            post: mean(1_000.0, 2_000.0),
+            pre: mean(700.0, 1_200.0),
+            post_pre_sum_of_products: 1_400.0,
+        };
+        assert_eq!(regression_adjustment_theta(&constant, &constant), Some(0.0));
+        let result = two_sided_test(&constant, &constant, &TestConfig::default());
+        assert_eq!(result.error.as_deref(), Some(ZERO_VARIANCE));
+
+        let (control, _) = adjusted();
+        let (_, conversions) = adjusted_conversions();
+        let result = two_sided_test(&control, &conversions, &TestConfig::default());
+        assert_eq!(result.error.as_deref(), Some(MIXED_COMPONENTS));
+    }
 
     #[test]
     fn an_evenly_split_experiment_has_no_mismatch_and_a_skewed_one_does() {

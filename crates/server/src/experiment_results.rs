@@ -15,8 +15,9 @@ use datafusion::prelude::{SessionContext, cast, coalesce, col, lit};
 use datafusion::scalar::ScalarValue;
 use serde::{Deserialize, Serialize};
 use silta_experiments::{
-    Experiment, Metric, MetricKind, Statistic, TestConfig, TestResult, benjamini_hochberg,
-    equal_weights, holm_bonferroni, sample_ratio_mismatch, two_sided_test,
+    BayesianConfig, BayesianResult, Component, Experiment, Metric, MetricKind, Statistic,
+    TestConfig, TestResult, bayesian_test, benjamini_hochberg, equal_weights, holm_bonferroni,
+    sample_ratio_mismatch, two_sided_test,
 };
 use silta_state::Permission;
 
@@ -33,6 +34,20 @@ pub struct ResultsQuery {
     /// Adjust p-values across every metric and variation.
     #[serde(default)]
     correction: Option<Correction>,
+    /// CUPED: adjust each metric by the same metric over the window before exposure.
+    #[serde(default)]
+    cuped: bool,
+    /// Add the Bayesian answer (chance to win, risk, credible interval) beside the frequentist.
+    #[serde(default)]
+    bayesian: bool,
+}
+
+/// How the results are computed.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ResultsOptions {
+    pub sequential: bool,
+    pub cuped: bool,
+    pub bayesian: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -55,6 +70,9 @@ pub struct MetricResults {
     /// With a correction: each result's p-value adjusted for all the others.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub adjusted_p_values: Option<Vec<f64>>,
+    /// With `bayesian`: each variation after control against control, from the posterior.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bayesian: Option<Vec<BayesianResult>>,
 }
 
 #[derive(Debug, Serialize)]
@@ -110,11 +128,14 @@ async fn exposures(context: &SessionContext, key: &str) -> Result<DataFrame, Dat
         )
 }
 
-/// `variation`, `n`, `sum`, `sum_squares` of the metric's value per exposed person.
+/// `variation`, `n`, `sum`, `sum_squares` of the metric's value per exposed person; with `cuped`
+/// also `pre_sum`, `pre_sum_squares` and `products` of the value over the same window before
+/// exposure.
 async fn summarise(
     context: &SessionContext,
     exposed: DataFrame,
     metric: &Metric,
+    cuped: bool,
 ) -> Result<DataFrame, DataFusionError> {
     let person = function(
         context,
@@ -143,42 +164,59 @@ async fn summarise(
         0,
         i64::from(metric.window_hours) * 3_600 * 1_000_000_000,
     ));
+    let from = if cuped {
+        col("exposed_at") - window.clone()
+    } else {
+        col("exposed_at")
+    };
+    let after = col("at").gt_eq(col("exposed_at"));
+    let before = col("at").lt(col("exposed_at"));
+    let mut per_period = vec![
+        sum(when(after.clone(), lit(1_i64)).otherwise(lit(0_i64))?).alias("events"),
+        sum(when(after, col("value")).end()?).alias("total"),
+    ];
+    if cuped {
+        per_period
+            .push(sum(when(before.clone(), lit(1_i64)).otherwise(lit(0_i64))?).alias("pre_events"));
+        per_period.push(sum(when(before, col("value")).end()?).alias("pre_total"));
+    }
     let per_person = exposed
         .join_on(
             happened,
             JoinType::Left,
             [
                 col("pid").eq(col("mpid")),
-                col("at").gt_eq(col("exposed_at")),
+                col("at").gt_eq(from),
                 col("at").lt(col("exposed_at") + window),
             ],
         )?
-        .aggregate(
-            vec![col("pid"), col("variation")],
-            vec![
-                count(col("at")).alias("events"),
-                sum(col("value")).alias("total"),
-            ],
-        )?;
-    let raw = match metric.kind {
-        MetricKind::Conversion => when(col("events").gt(lit(0)), lit(1.0)).otherwise(lit(0.0))?,
-        MetricKind::Count => cast(col("events"), arrow::datatypes::DataType::Float64),
-        MetricKind::Mean => coalesce(vec![col("total"), lit(0.0)]),
+        .aggregate(vec![col("pid"), col("variation")], per_period)?;
+    let value_of = |events: &str, total: &str| -> Result<_, DataFusionError> {
+        let raw = match metric.kind {
+            MetricKind::Conversion => when(col(events).gt(lit(0)), lit(1.0)).otherwise(lit(0.0))?,
+            MetricKind::Count => cast(col(events), arrow::datatypes::DataType::Float64),
+            MetricKind::Mean => coalesce(vec![col(total), lit(0.0)]),
+        };
+        Ok(match metric.cap {
+            Some(cap) => when(raw.clone().gt(lit(cap)), lit(cap)).otherwise(raw)?,
+            None => raw,
+        })
     };
-    let capped = match metric.cap {
-        Some(cap) => when(raw.clone().gt(lit(cap)), lit(cap)).otherwise(raw)?,
-        None => raw,
-    };
+    let mut values = vec![col("variation"), value_of("events", "total")?.alias("v")];
+    let mut sums = vec![
+        count(lit(1)).alias("n"),
+        sum(col("v")).alias("sum"),
+        sum(col("v") * col("v")).alias("sum_squares"),
+    ];
+    if cuped {
+        values.push(value_of("pre_events", "pre_total")?.alias("pre"));
+        sums.push(sum(col("pre")).alias("pre_sum"));
+        sums.push(sum(col("pre") * col("pre")).alias("pre_sum_squares"));
+        sums.push(sum(col("v") * col("pre")).alias("products"));
+    }
     per_person
-        .select(vec![col("variation"), capped.alias("v")])?
-        .aggregate(
-            vec![col("variation")],
-            vec![
-                count(lit(1)).alias("n"),
-                sum(col("v")).alias("sum"),
-                sum(col("v") * col("v")).alias("sum_squares"),
-            ],
-        )
+        .select(values)?
+        .aggregate(vec![col("variation")], sums)
 }
 
 /// Runs `build` on the store and returns its rows as JSON objects.
@@ -191,7 +229,13 @@ where
     Ok(silta_store::batches_to_json_rows(&batches)?)
 }
 
-fn statistics(rows: &[serde_json::Value], variations: usize, kind: MetricKind) -> Vec<Statistic> {
+/// The summary statistics per variation, control first; regression-adjusted with `cuped`.
+fn statistics(
+    rows: &[serde_json::Value],
+    variations: usize,
+    kind: MetricKind,
+    cuped: bool,
+) -> Vec<Statistic> {
     (0..variations)
         .map(|index| {
             let row = rows
@@ -199,15 +243,25 @@ fn statistics(rows: &[serde_json::Value], variations: usize, kind: MetricKind) -
                 .find(|row| row["variation"].as_u64() == Some(index as u64));
             let field = |name: &str| row.and_then(|row| row[name].as_f64()).unwrap_or(0.0);
             let n = row.and_then(|row| row["n"].as_u64()).unwrap_or(0);
-            match kind {
-                MetricKind::Conversion => Statistic::Proportion {
-                    n,
-                    sum: field("sum"),
+            let component = |sum: &str, sum_squares: &str| match kind {
+                MetricKind::Conversion => Component::Proportion { sum: field(sum) },
+                MetricKind::Count | MetricKind::Mean => Component::Mean {
+                    sum: field(sum),
+                    sum_squares: field(sum_squares),
                 },
-                MetricKind::Count | MetricKind::Mean => Statistic::Mean {
+            };
+            match (cuped, component("sum", "sum_squares")) {
+                (true, post) => Statistic::RegressionAdjusted {
                     n,
-                    sum: field("sum"),
-                    sum_squares: field("sum_squares"),
+                    post,
+                    pre: component("pre_sum", "pre_sum_squares"),
+                    post_pre_sum_of_products: field("products"),
+                },
+                (false, Component::Proportion { sum }) => Statistic::Proportion { n, sum },
+                (false, Component::Mean { sum, sum_squares }) => Statistic::Mean {
+                    n,
+                    sum,
+                    sum_squares,
                 },
             }
         })
@@ -221,9 +275,14 @@ pub async fn results(
     headers: HeaderMap,
 ) -> Result<Json<Results>, ApiError> {
     auth::require(&state, &headers, Permission::Experiments)?;
-    let Query(options) = options?;
-    let mut results = experiment_results(&state, &key, options.sequential).await?;
-    if let Some(correction) = options.correction {
+    let Query(query) = options?;
+    let options = ResultsOptions {
+        sequential: query.sequential,
+        cuped: query.cuped,
+        bayesian: query.bayesian,
+    };
+    let mut results = experiment_results(&state, &key, options).await?;
+    if let Some(correction) = query.correction {
         adjust(&mut results.metrics, correction);
     }
     Ok(Json(results))
@@ -245,11 +304,11 @@ fn adjust(metrics: &mut [MetricResults], correction: Correction) {
     }
 }
 
-/// Every metric of experiment `key`, computed now; `sequential` for confidence sequences.
+/// Every metric of experiment `key`, computed now.
 pub async fn experiment_results(
     state: &AppState,
     key: &str,
-    sequential: bool,
+    options: ResultsOptions,
 ) -> Result<Results, ApiError> {
     let definition: Experiment = experiment(state, key)?;
     query::read_your_writes(state).await;
@@ -278,7 +337,7 @@ pub async fn experiment_results(
         .unwrap_or_else(|| equal_weights(variations));
     let srm_p_value = sample_ratio_mismatch(&units, &weights);
     let config = TestConfig {
-        sequential_tuning: sequential.then_some(5_000.0),
+        sequential_tuning: options.sequential.then_some(5_000.0),
         ..TestConfig::default()
     };
     let mut metrics = Vec::with_capacity(definition.metrics.len());
@@ -287,21 +346,29 @@ pub async fn experiment_results(
             let (key, metric) = (key.to_string(), metric.clone());
             rows(state, |context| async move {
                 let exposed = exposures(&context, &key).await?;
-                summarise(&context, exposed, &metric).await
+                summarise(&context, exposed, &metric, options.cuped).await
             })
             .await?
         };
-        let statistics = statistics(&summary, variations, metric.kind);
-        let results = statistics[1..]
+        let statistics = statistics(&summary, variations, metric.kind, options.cuped);
+        let (control, treatments) = (&statistics[0], &statistics[1..]);
+        let results = treatments
             .iter()
-            .map(|treatment| two_sided_test(&statistics[0], treatment, &config))
+            .map(|treatment| two_sided_test(control, treatment, &config))
             .collect();
+        let bayesian = options.bayesian.then(|| {
+            treatments
+                .iter()
+                .map(|treatment| bayesian_test(control, treatment, &BayesianConfig::default()))
+                .collect()
+        });
         metrics.push(MetricResults {
             name: metric.name.clone(),
             kind: metric.kind,
             statistics,
             results,
             adjusted_p_values: None,
+            bayesian,
         });
     }
     Ok(Results {

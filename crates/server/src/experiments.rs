@@ -12,8 +12,8 @@ use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use silta_experiments::{
-    Assignment, Experiment, Statistic, TestConfig, TestResult, equal_weights,
-    sample_ratio_mismatch, two_sided_test,
+    Assignment, BayesianConfig, BayesianResult, Experiment, Statistic, TestConfig, TestResult,
+    bayesian_test, equal_weights, sample_ratio_mismatch, two_sided_test,
 };
 use silta_model::{Channel, Event, EventType};
 use silta_state::Permission;
@@ -225,6 +225,9 @@ pub struct AnalysisRequest {
     variations: Vec<Statistic>,
     #[serde(default)]
     config: TestConfig,
+    /// Adds the Bayesian answer with these settings.
+    #[serde(default)]
+    bayesian: Option<BayesianConfig>,
 }
 
 #[derive(Debug, Serialize)]
@@ -235,6 +238,9 @@ pub struct Analysis {
     pub srm_warning: bool,
     /// Each variation after control against control.
     pub results: Vec<TestResult>,
+    /// With `bayesian` in the request: each variation after control, from the posterior.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bayesian: Option<Vec<BayesianResult>>,
 }
 
 /// GrowthBook's threshold for a sample ratio mismatch.
@@ -277,13 +283,19 @@ pub async fn analysis(
         .clone()
         .unwrap_or_else(|| equal_weights(definition.variations.len()));
     let srm_p_value = sample_ratio_mismatch(&units, &weights);
-    let control = &request.variations[0];
+    let (control, treatments) = (&request.variations[0], &request.variations[1..]);
     Ok(Json(Analysis {
         srm_p_value,
         srm_warning: srm_p_value < SRM_THRESHOLD,
-        results: request.variations[1..]
+        results: treatments
             .iter()
             .map(|treatment| two_sided_test(control, treatment, &config))
             .collect(),
+        bayesian: request.bayesian.map(|bayesian| {
+            treatments
+                .iter()
+                .map(|treatment| bayesian_test(control, treatment, &bayesian))
+                .collect()
+        }),
     }))
 }

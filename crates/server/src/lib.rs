@@ -55,7 +55,7 @@ pub use destinations::manage::{
     replay_dead_letters, show_destination, sync_destination, test_destination,
 };
 pub use error::ApiError;
-pub use experiment_results::experiment_results;
+pub use experiment_results::{ResultsOptions, experiment_results};
 pub use ingest::{IngestOutcome, Ingestor};
 pub use media_mix::{
     FitRequest, KpiSource, Measure, ModelRecord, Models as MediaMixModels, SpendSource,

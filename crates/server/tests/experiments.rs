@@ -7,6 +7,36 @@ use axum::http::{Method, StatusCode};
 use common::TestSilta;
 use serde_json::{Value, json};
 
+/// Assigns the anonymous ids `prefix0..prefix{count}` to experiment `key`, recording their
+/// exposures; the variation of each, in order.
+async fn expose(silta: &TestSilta, key: &str, prefix: &str, count: usize) -> Vec<usize> {
+    let people: Vec<Value> = (0..count)
+        .map(|index| json!({"identifier_type": "anonymous_id", "value": format!("{prefix}{index}"), "record_exposure": true}))
+        .collect();
+    let (status, assigned) = silta
+        .call(
+            Method::POST,
+            &format!("/v1/experiments/{key}/assignments"),
+            &silta.marketer_token,
+            json!({"people": people}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{assigned}");
+    assigned
+        .as_array()
+        .expect("assignments")
+        .iter()
+        .map(|assignment| assignment["variation"].as_u64().expect("variation") as usize)
+        .collect()
+}
+
+/// Sends `batch` with the test source's write key.
+async fn send(silta: &TestSilta, batch: Vec<Value>) {
+    let body = json!({"writeKey": silta.write_key, "batch": batch});
+    let (status, _) = silta.post_json("/v1/batch", body.to_string(), None).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
 #[tokio::test]
 async fn a_person_keeps_their_variant_on_every_device_once_known_and_exposures_are_recorded() {
     let silta = TestSilta::start().await;
@@ -164,41 +194,21 @@ async fn results_count_only_what_exposed_people_did_after_their_exposure() {
         .await;
     assert_eq!(status, StatusCode::OK, "{saved}");
     // An order long before anyone was exposed does not count.
-    let early = json!({"writeKey": silta.write_key, "batch": [
-        {"type": "track", "event": "Order Completed", "anonymousId": "v1", "messageId": "early",
-         "timestamp": "2020-01-01T00:00:00Z", "properties": {"revenue": 99}}
-    ]});
-    silta.post_json("/v1/batch", early.to_string(), None).await;
-    let people: Vec<Value> = (0..40)
-        .map(|index| json!({"identifier_type": "anonymous_id", "value": format!("v{index}"), "record_exposure": true}))
-        .collect();
-    let (_, assigned) = silta
-        .call(
-            Method::POST,
-            "/v1/experiments/free-shipping/assignments",
-            &marketer,
-            json!({"people": people}),
-        )
-        .await;
-    let variation_of: Vec<usize> = assigned
-        .as_array()
-        .expect("assignments")
-        .iter()
-        .map(|assignment| assignment["variation"].as_u64().expect("variation") as usize)
-        .collect();
+    send(
+        &silta,
+        vec![json!(
+            {"type": "track", "event": "Order Completed", "anonymousId": "v1", "messageId": "early",
+             "timestamp": "2020-01-01T00:00:00Z", "properties": {"revenue": 99}}
+        )],
+    )
+    .await;
+    let variation_of = expose(&silta, "free-shipping", "v", 40).await;
     let orders: Vec<Value> = (0..40)
         .filter(|index| index % 3 == 0)
         .map(|index| json!({"type": "track", "event": "Order Completed", "anonymousId": format!("v{index}"),
                             "messageId": format!("order-{index}"), "properties": {"revenue": 10 + index}}))
         .collect();
-    let (status, _) = silta
-        .post_json(
-            "/v1/batch",
-            json!({"writeKey": silta.write_key, "batch": orders}).to_string(),
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK);
+    send(&silta, orders).await;
 
     // The same figures, computed by hand from what was sent.
     let mut expected = [(0u64, 0.0f64, 0.0f64, 0.0f64); 2];
@@ -277,4 +287,150 @@ async fn results_count_only_what_exposed_people_did_after_their_exposure() {
         ));
     }
     assert!(results["metrics"][0].get("adjusted_p_values").is_none());
+}
+
+#[tokio::test]
+async fn cuped_results_hold_each_metric_before_exposure_and_the_bayesian_answer() {
+    let silta = TestSilta::start().await;
+    let marketer = silta.marketer_token.clone();
+    let definition = json!({"key": "checkout", "variations": ["control", "new"],
+    "metrics": [
+        {"name": "purchase", "kind": "conversion", "event": "Order Completed"},
+        {"name": "revenue", "kind": "mean", "event": "Order Completed", "property": "revenue"}
+    ]});
+    let (status, saved) = silta
+        .call(
+            Method::PUT,
+            "/v1/experiments/checkout",
+            &marketer,
+            definition,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{saved}");
+    // Orders a day before exposure fall in the 72-hour window before it; a year before, not.
+    let day_before = (chrono::Utc::now() - chrono::Duration::hours(24)).to_rfc3339();
+    let mut before: Vec<Value> = (0..30)
+        .filter(|index| index % 2 == 0)
+        .map(|index| {
+            json!({"type": "track", "event": "Order Completed", "anonymousId": format!("c{index}"),
+                            "messageId": format!("before-{index}"), "timestamp": day_before,
+                            "properties": {"revenue": 5 + index}})
+        })
+        .collect();
+    before.push(
+        json!({"type": "track", "event": "Order Completed", "anonymousId": "c4",
+                       "messageId": "long-before", "timestamp": "2020-01-01T00:00:00Z",
+                       "properties": {"revenue": 1000}}),
+    );
+    send(&silta, before).await;
+    let variation_of = expose(&silta, "checkout", "c", 30).await;
+    let after: Vec<Value> = (0..30)
+        .filter(|index| index % 3 == 0)
+        .map(|index| json!({"type": "track", "event": "Order Completed", "anonymousId": format!("c{index}"),
+                            "messageId": format!("after-{index}"), "properties": {"revenue": 10 + index}}))
+        .collect();
+    send(&silta, after).await;
+
+    // Per variation, by hand: n, then (sum, squares) after and before, and their products, for
+    // the conversion and for the revenue.
+    #[derive(Default, Clone, Copy)]
+    struct Sums {
+        n: u64,
+        post: (f64, f64),
+        pre: (f64, f64),
+        products: f64,
+    }
+    let mut conversion = [Sums::default(); 2];
+    let mut revenue = [Sums::default(); 2];
+    for (index, &variation) in variation_of.iter().enumerate() {
+        let post = if index % 3 == 0 {
+            10.0 + index as f64
+        } else {
+            0.0
+        };
+        let pre = if index % 2 == 0 {
+            5.0 + index as f64
+        } else {
+            0.0
+        };
+        let converted = |value: f64| if value > 0.0 { 1.0 } else { 0.0 };
+        for (sums, (post, pre)) in [
+            (
+                &mut conversion[variation],
+                (converted(post), converted(pre)),
+            ),
+            (&mut revenue[variation], (post, pre)),
+        ] {
+            sums.n += 1;
+            sums.post = (sums.post.0 + post, sums.post.1 + post * post);
+            sums.pre = (sums.pre.0 + pre, sums.pre.1 + pre * pre);
+            sums.products += post * pre;
+        }
+    }
+    let (status, results) = silta
+        .call(
+            Method::GET,
+            "/v1/experiments/checkout/results?cuped=true&bayesian=true",
+            &marketer,
+            Value::Null,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{results}");
+    for variation in 0..2 {
+        let sums = conversion[variation];
+        assert_eq!(
+            results["metrics"][0]["statistics"][variation],
+            json!({"type": "regression_adjusted", "n": sums.n,
+                   "post": {"type": "proportion", "sum": sums.post.0},
+                   "pre": {"type": "proportion", "sum": sums.pre.0},
+                   "post_pre_sum_of_products": sums.products})
+        );
+        let sums = revenue[variation];
+        assert_eq!(
+            results["metrics"][1]["statistics"][variation],
+            json!({"type": "regression_adjusted", "n": sums.n,
+                   "post": {"type": "mean", "sum": sums.post.0, "sum_squares": sums.post.1},
+                   "pre": {"type": "mean", "sum": sums.pre.0, "sum_squares": sums.pre.1},
+                   "post_pre_sum_of_products": sums.products})
+        );
+    }
+    let statistic = |value: &Value| -> silta_experiments::Statistic {
+        serde_json::from_value(value.clone()).expect("statistic")
+    };
+    let metric = &results["metrics"][1];
+    let (control, treatment) = (
+        statistic(&metric["statistics"][0]),
+        statistic(&metric["statistics"][1]),
+    );
+    let frequentist = silta_experiments::two_sided_test(
+        &control,
+        &treatment,
+        &silta_experiments::TestConfig::default(),
+    );
+    let bayesian = silta_experiments::bayesian_test(
+        &control,
+        &treatment,
+        &silta_experiments::BayesianConfig::default(),
+    );
+    let close =
+        |value: &Value, expected: f64| (value.as_f64().expect("number") - expected).abs() < 1e-12;
+    assert!(close(&metric["results"][0]["p_value"], frequentist.p_value));
+    let served = &metric["bayesian"][0];
+    assert!(
+        close(&served["chance_to_win"], bayesian.chance_to_win),
+        "{served}"
+    );
+    assert!(close(&served["risk"][0], bayesian.risk[0]), "{served}");
+    assert!(close(&served["risk"][1], bayesian.risk[1]), "{served}");
+
+    let (_, plain) = silta
+        .call(
+            Method::GET,
+            "/v1/experiments/checkout/results",
+            &marketer,
+            Value::Null,
+        )
+        .await;
+    assert_eq!(plain["metrics"][0]["statistics"][0]["type"], "proportion");
+    assert!(plain["metrics"][0].get("bayesian").is_none());
 }

@@ -5,7 +5,7 @@ use clap::Subcommand;
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::Value;
 use silta_experiments::Experiment;
-use silta_server::{Config, Silta, experiment_results};
+use silta_server::{Config, ResultsOptions, Silta, experiment_results};
 use silta_state::Actor;
 
 use crate::client::{self, Target};
@@ -26,6 +26,12 @@ pub enum ExperimentsCommand {
         /// Always-valid confidence sequences (safe to look at every day).
         #[arg(long)]
         sequential: bool,
+        /// CUPED: adjust by each metric over the same window before exposure.
+        #[arg(long)]
+        cuped: bool,
+        /// Add the Bayesian answer: chance to win, risk, credible interval.
+        #[arg(long)]
+        bayesian: bool,
     },
 }
 
@@ -79,12 +85,17 @@ pub async fn run(config: Config, command: ExperimentsCommand) -> anyhow::Result<
             }
             eprintln!("experiment {key} deleted");
         }
-        ExperimentsCommand::Results { key, sequential } => {
+        ExperimentsCommand::Results {
+            key,
+            sequential,
+            cuped,
+            bayesian,
+        } => {
             let results: Value = match target {
                 Target::Server(server) => {
                     server
                         .get(&format!(
-                            "/v1/experiments/{}/results?sequential={sequential}",
+                            "/v1/experiments/{}/results?sequential={sequential}&cuped={cuped}&bayesian={bayesian}",
                             segment(&key)
                         ))
                         .await?
@@ -92,7 +103,12 @@ pub async fn run(config: Config, command: ExperimentsCommand) -> anyhow::Result<
                 Target::Local(state) => {
                     drop(state);
                     let silta = Silta::start(config).await?;
-                    let results = experiment_results(&silta.state, &key, sequential).await;
+                    let options = ResultsOptions {
+                        sequential,
+                        cuped,
+                        bayesian,
+                    };
+                    let results = experiment_results(&silta.state, &key, options).await;
                     silta.shutdown().await?;
                     serde_json::to_value(results.map_err(|error| anyhow::anyhow!(error.message))?)?
                 }

@@ -81,8 +81,10 @@ function drawSignIn(message) {
   markReady('sign-in');
 }
 
+/** Marks the page drawn, with the time since the navigation started (the browser's clock). */
 function markReady(name) {
   document.body.dataset.page = name;
+  document.body.dataset.readyAt = String(Math.round(performance.now()));
   document.body.dataset.ready = 'true';
 }
 
@@ -93,6 +95,11 @@ async function route() {
   document.body.dataset.ready = 'false';
   destroyCharts();
   if (!session.token) return drawSignIn();
+  const { path, params } = currentRoute();
+  const page = pages.find((one) => one.path === path);
+  // The page's module loads while the session is checked; it holds no data, only code.
+  const loading = page ? import(`./pages/${page.module}.js`) : null;
+  if (loading) loading.catch(() => {});
   if (!session.info) {
     try {
       await signIn(session.token);
@@ -103,8 +110,6 @@ async function route() {
   document.body.classList.remove('signed-out');
   document.getElementById('who').textContent = [session.info.name, session.info.role].filter(Boolean).join(' · ');
   document.getElementById('sign-out').hidden = false;
-  const { path, params } = currentRoute();
-  const page = pages.find((one) => one.path === path);
   if (!page || !can(page.permission)) {
     const first = pages.find((one) => can(one.permission));
     location.replace(`#/${first ? first.path : 'overview'}`);
@@ -114,7 +119,7 @@ async function route() {
   document.title = `${page.title} · Silta`;
   replace(main, h('p', { class: 'loading' }, 'Loading…'));
   try {
-    const module = await import(`./pages/${page.module}.js`);
+    const module = await loading;
     if (ticket !== routing) return;
     const content = h('div', { class: 'page' });
     await module.render(content, params);

@@ -74,15 +74,20 @@ pub async fn show(
     }
     query::read_your_writes(&state).await;
     let since = Utc::now() - chrono::Duration::minutes(i64::from(period.minutes));
-    let per_minute = events_per_minute(&state, since).await?;
-    let quarantined = rows_since(&state, "quarantine", since).await?;
-    let violations = rows_since(&state, "violations", since).await?;
+    let data_dir = state.data_dir.clone();
+    let storage = async {
+        tokio::task::spawn_blocking(move || directory_bytes(&data_dir))
+            .await
+            .map_err(ApiError::internal)
+    };
+    let (per_minute, quarantined, violations, storage_bytes) = tokio::try_join!(
+        events_per_minute(&state, since),
+        rows_since(&state, "quarantine", since),
+        rows_since(&state, "violations", since),
+        storage,
+    )?;
     let events = per_minute.iter().map(|row| row.events).sum::<u64>();
     let bots = per_minute.iter().map(|row| row.bots).sum::<u64>();
-    let data_dir = state.data_dir.clone();
-    let storage_bytes = tokio::task::spawn_blocking(move || directory_bytes(&data_dir))
-        .await
-        .map_err(ApiError::internal)?;
     Ok(Json(Overview {
         minutes: period.minutes,
         since,
@@ -107,17 +112,13 @@ async fn events_per_minute(
     let (batches, _) = state
         .store
         .query_frame(&state.query_limits, |context| async move {
-            let minute = cast(
-                date_trunc(lit("minute"), col("received_at")),
-                arrow::datatypes::DataType::Utf8,
-            );
             context
                 .table("events")
                 .await?
                 .filter(received_since(since))?
                 .aggregate(
                     vec![
-                        minute.alias("minute"),
+                        date_trunc(lit("minute"), col("received_at")).alias("minute"),
                         col("source").alias("source_id"),
                         col("channel"),
                     ],
@@ -126,6 +127,14 @@ async fn events_per_minute(
                         sum(cast(col("is_bot"), arrow::datatypes::DataType::Int64)).alias("bots"),
                     ],
                 )?
+                // Minutes become text after grouping: once per row of the answer, not per event.
+                .select(vec![
+                    cast(col("minute"), arrow::datatypes::DataType::Utf8).alias("minute"),
+                    col("source_id"),
+                    col("channel"),
+                    col("events"),
+                    col("bots"),
+                ])?
                 .sort(vec![
                     col("minute").sort(true, false),
                     col("source_id").sort(true, false),

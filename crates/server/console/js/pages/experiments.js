@@ -392,18 +392,23 @@ function experimentActions(experiment, redraw) {
 // ---- Results --------------------------------------------------------------------------------
 
 function resultsControls(experiment, results) {
-  const sequential = h('input', { type: 'checkbox', id: 'results-sequential' });
+  const check = (id, label) => {
+    const box = h('input', { type: 'checkbox', id });
+    return { box, element: h('div', { class: 'field experiment-check' }, h('label', { for: id }, box, ` ${label}`)) };
+  };
+  const sequential = check('results-sequential', 'Sequential (safe to look every day)');
+  const cuped = check('results-cuped', 'CUPED (adjust by the same metric before exposure)');
+  const bayesian = check('results-bayesian', 'Bayesian (chance to win, risk)');
   const correction = select(CORRECTIONS, '', { id: 'results-correction' });
   const run = h('button', { type: 'submit' }, 'Recompute');
   const form = h('form', { class: 'toolbar' },
-    field('Multiple-testing correction', correction),
-    h('div', { class: 'field experiment-check' }, h('label', { for: 'results-sequential' }, sequential,
-      ' Sequential (safe to look every day)')),
-    run);
+    field('Multiple-testing correction', correction), sequential.element, cuped.element, bayesian.element, run);
   form.addEventListener('submit', async (submitEvent) => {
     submitEvent.preventDefault();
     run.disabled = true;
-    await drawResults(results, experiment, { sequential: sequential.checked, correction: correction.value });
+    await drawResults(results, experiment, {
+      sequential: sequential.box.checked, cuped: cuped.box.checked, bayesian: bayesian.box.checked, correction: correction.value,
+    });
     run.disabled = false;
   });
   return form;
@@ -415,7 +420,10 @@ async function drawResults(area, experiment, options) {
   let answer;
   try {
     answer = await api('GET', `/v1/experiments/${encodeURIComponent(experiment.key)}/results${query({
-      sequential: options.sequential ? 'true' : '', correction: options.correction,
+      sequential: options.sequential ? 'true' : '',
+      cuped: options.cuped ? 'true' : '',
+      bayesian: options.bayesian ? 'true' : '',
+      correction: options.correction,
     })}`);
   } catch (failure) {
     const error = errorBox();
@@ -433,6 +441,8 @@ async function drawResults(area, experiment, options) {
     h('p', { class: 'muted' },
       `Lift is relative to control with its ${options.sequential ? 'always-valid 95 % confidence sequence' : '95 % confidence interval'}`,
       options.sequential ? ' (sequential testing)' : ' (Welch\'s t-test, delta method)',
+      options.cuped ? ', adjusted by each person\'s value of the metric over the same window before exposure (CUPED)' : '',
+      options.bayesian ? '; the chance to win and the risk (expected loss of choosing each side) come from the posterior with a flat prior' : '',
       options.correction ? `; p-values adjusted across every metric and variation (${CORRECTIONS.find(([value]) => value === options.correction)[1]}).` : '.'),
     answer.metrics.length ? answer.metrics.map((metric) => metricResults(experiment, metric, answer.srm_warning))
       : h('p', { class: 'empty' }, 'This experiment has no metrics to compute.'));
@@ -462,6 +472,11 @@ function unitCards(experiment, answer) {
   })));
 }
 
+/** A statistic's figures after exposure: a CUPED statistic carries them in `post`. */
+function observed(statistic) {
+  return statistic.post ? { n: statistic.n, ...statistic.post } : statistic;
+}
+
 function mean(statistic) {
   return statistic.n ? statistic.sum / statistic.n : null;
 }
@@ -474,25 +489,18 @@ function verdict(result, p, srmWarning) {
   return result.expected > 0 ? h('span', { class: 'tag good' }, 'better') : h('span', { class: 'tag bad' }, 'worse');
 }
 
-/** Figures a Bayesian or CUPED answer would carry; shown only when the server sends them. */
-const OPTIONAL_FIGURES = [
-  ['chance_to_win', 'Chance to win', percent],
-  ['risk', 'Risk', (value) => (Array.isArray(value) ? value.map((one) => number(one, 4)).join(' / ') : number(value, 4))],
-  ['cuped_variance_reduction', 'CUPED variance reduction', percent],
-];
-
 function metricResults(experiment, metric, srmWarning) {
-  const isProportion = metric.statistics[0] && metric.statistics[0].type === 'proportion';
+  const isProportion = metric.statistics[0] && observed(metric.statistics[0]).type === 'proportion';
   const formatMean = (value) => (value === null ? '–' : isProportion ? percent(value) : number(value, 3));
   const rows = metric.statistics.map((statistic, index) => ({
     index,
     name: experiment.variations[index] ?? `variation ${index}`,
-    statistic,
+    statistic: observed(statistic),
     result: index === 0 ? null : metric.results[index - 1],
+    bayesian: index === 0 || !metric.bayesian ? null : metric.bayesian[index - 1],
     adjusted: index === 0 || !metric.adjusted_p_values ? null : metric.adjusted_p_values[index - 1],
   }));
   const treatments = rows.filter((row) => row.result);
-  const optional = OPTIONAL_FIGURES.filter(([name]) => treatments.some((row) => row.result[name] !== undefined));
   const columns = [
     { label: 'Variation', value: (row) => variationLabel(row.name, row.index) },
     { label: 'People', value: (row) => number(row.statistic.n), numeric: true },
@@ -503,8 +511,12 @@ function metricResults(experiment, metric, srmWarning) {
     { label: 'p-value', value: (row) => (tested(row) ? pValue(row.result.p_value) : '–'), numeric: true },
   ];
   if (metric.adjusted_p_values) columns.push({ label: 'Adjusted p', value: (row) => (tested(row) ? pValue(row.adjusted) : '–'), numeric: true });
-  for (const [name, label, format] of optional) {
-    columns.push({ label, value: (row) => (row.result && row.result[name] !== undefined ? format(row.result[name]) : '–'), numeric: true });
+  if (metric.bayesian) {
+    const posterior = (row) => Boolean(row.bayesian && !row.bayesian.error);
+    columns.push(
+      { label: 'Chance to win', value: (row) => (posterior(row) ? percent(row.bayesian.chance_to_win) : '–'), numeric: true },
+      { label: 'Risk (control / this)', value: (row) => (posterior(row) ? row.bayesian.risk.map((one) => percent(one)).join(' / ') : '–'), numeric: true },
+    );
   }
   columns.push({ label: 'Verdict', value: (row) => (row.result ? verdict(row.result, row.adjusted ?? row.result.p_value, srmWarning) : '') });
   const charted = treatments.filter((row) => !row.result.error);

@@ -308,7 +308,7 @@ function retentionSection(configuration) {
         h('li', {}, keptFor(policy.quarantine_days, 'Quarantined events'),
           policy.quarantine_days ? ` (received before ${isoDay(policy.quarantine_days)}).` : null),
         h('li', {}, `The policy runs at every start and then every ${number(policy.interval_hours)} hours.`)),
-      h('p', { class: 'muted' }, 'The policy of the configuration the server runs with (`[retention]`).'),
+      h('p', { class: 'muted' }, 'The policy of the configuration the server runs with (', h('code', {}, '[retention]'), ').'),
       h('div', { class: 'toolbar' }, apply),
       result));
 }
