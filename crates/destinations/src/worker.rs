@@ -286,7 +286,8 @@ impl Worker {
         }
     }
 
-    /// Acknowledges events; false if the outbox failed (they will be sent again).
+    /// Acknowledges events; false if writing acknowledgements failed (they are kept in memory
+    /// and written with the next ones; after a restart they are sent again).
     async fn acknowledge(&self, seqs: &[u64]) -> bool {
         match self.outbox.ack(&self.destination.id, seqs) {
             Ok(()) => true,
