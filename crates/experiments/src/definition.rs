@@ -60,9 +60,22 @@ pub struct Metric {
     pub property: Option<String>,
     #[serde(default = "three_days")]
     pub window_hours: u32,
-    /// For `mean` and `count`: a person's value is capped here (winsorisation).
+    /// For `mean`, `count` and a ratio's numerator: a person's value is capped here
+    /// (winsorisation).
     #[serde(default)]
     pub cap: Option<f64>,
+    /// For `ratio`: what the metric is divided by, per person over the same window.
+    #[serde(default)]
+    pub denominator: Option<Denominator>,
+}
+
+/// A ratio's denominator: how often a person did `event`, or the sum of its `property`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Denominator {
+    pub event: String,
+    #[serde(default)]
+    pub property: Option<String>,
 }
 
 fn three_days() -> u32 {
@@ -78,6 +91,9 @@ pub enum MetricKind {
     Count,
     /// The sum of a property: a mean per person.
     Mean,
+    /// The sum of a property (or the count of the event) over the denominator's, e.g. revenue
+    /// per session: the ratio of the totals, with the delta method.
+    Ratio,
 }
 
 fn full_coverage() -> f64 {
@@ -113,7 +129,7 @@ pub enum DefinitionError {
     #[error("start must come before stop")]
     Period,
     #[error(
-        "at most {MAX_METRICS} metrics, each with a name, an event, a window of 1 to 8760 hours, a positive cap, and a property for a mean"
+        "at most {MAX_METRICS} metrics, each with a name, an event, a window of 1 to 8760 hours, a positive cap, a property for a mean, and a denominator with an event for a ratio (and only for a ratio)"
     )]
     Metric,
 }
@@ -188,6 +204,11 @@ impl Experiment {
                 && (1..=8_760).contains(&metric.window_hours)
                 && metric.cap.is_none_or(|cap| cap > 0.0)
                 && (metric.kind != MetricKind::Mean || metric.property.is_some())
+                && match (&metric.kind, &metric.denominator) {
+                    (MetricKind::Ratio, Some(denominator)) => !denominator.event.is_empty(),
+                    (MetricKind::Ratio, None) => false,
+                    (_, denominator) => denominator.is_none(),
+                }
         };
         if self.metrics.len() > MAX_METRICS || !self.metrics.iter().all(metric_ok) {
             return Err(DefinitionError::Metric);
@@ -309,6 +330,35 @@ mod tests {
         let mut bad = experiment();
         bad.key = "a b".to_string();
         assert_eq!(bad.validate(), Err(DefinitionError::Key));
+        let ratio = |denominator: Option<Denominator>| Metric {
+            name: "revenue per session".to_string(),
+            kind: MetricKind::Ratio,
+            event: "Order Completed".to_string(),
+            property: Some("revenue".to_string()),
+            window_hours: 72,
+            cap: None,
+            denominator,
+        };
+        let mut good = experiment();
+        good.metrics = vec![ratio(Some(Denominator {
+            event: "Session Started".to_string(),
+            property: None,
+        }))];
+        assert_eq!(good.validate(), Ok(()));
+        let mut bad = experiment();
+        bad.metrics = vec![ratio(None)];
+        assert_eq!(
+            bad.validate(),
+            Err(DefinitionError::Metric),
+            "a ratio needs a denominator"
+        );
+        let mut bad = good.clone();
+        bad.metrics[0].kind = MetricKind::Mean;
+        assert_eq!(
+            bad.validate(),
+            Err(DefinitionError::Metric),
+            "only a ratio has one"
+        );
         let mut later = experiment();
         later.start = Some(Utc::now() + chrono::Duration::days(1));
         assert_eq!(

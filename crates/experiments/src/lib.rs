@@ -14,7 +14,8 @@ pub use bayesian::{BayesianConfig, BayesianResult, Prior, bayesian_test};
 pub use bucket::{Namespace, bucket_ranges, choose_variation, equal_weights, hash, in_namespace};
 pub use corrections::{benjamini_hochberg, holm_bonferroni};
 pub use definition::{
-    Assignment, DefinitionError, Experiment, MAX_METRICS, MAX_VARIATIONS, Metric, MetricKind,
+    Assignment, DefinitionError, Denominator, Experiment, MAX_METRICS, MAX_VARIATIONS, Metric,
+    MetricKind,
 };
 pub use statistic::{Component, Statistic, regression_adjustment_theta};
 pub use stats::{Difference, TestConfig, TestResult, sample_ratio_mismatch, two_sided_test};

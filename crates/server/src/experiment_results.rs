@@ -128,7 +128,8 @@ async fn exposures(context: &SessionContext, key: &str) -> Result<DataFrame, Dat
         )
 }
 
-/// `variation`, `n`, `sum`, `sum_squares` of the metric's value per exposed person; with `cuped`
+/// `variation`, `n`, `sum`, `sum_squares` of the metric's value per exposed person; for a ratio
+/// also `den_sum`, `den_sum_squares` and `den_products` of the denominator's value; with `cuped`
 /// also `pre_sum`, `pre_sum_squares` and `products` of the value over the same window before
 /// exposure.
 async fn summarise(
@@ -142,23 +143,47 @@ async fn summarise(
         "profile_id",
         vec![col("user_id"), col("anonymous_id")],
     )?;
-    let value = match (&metric.kind, &metric.property) {
-        (MetricKind::Mean, Some(property)) => function(
+    // A property's value, or 1 per event to count.
+    let worth = |property: &Option<String>| match property {
+        Some(property) => function(
             context,
             "json_get_float",
             vec![col("properties"), lit(property.clone())],
-        )?,
-        _ => lit(1.0),
+        ),
+        None => Ok(lit(1.0)),
     };
+    let is = |event: &str| col("event").eq(lit(event.to_string()));
+    let ratio = metric
+        .denominator
+        .as_ref()
+        .filter(|_| metric.kind == MetricKind::Ratio);
+    let mut columns = vec![person.alias("mpid"), col("timestamp").alias("at")];
+    let mut wanted = is(&metric.event);
+    match ratio {
+        Some(denominator) => {
+            // Numerator and denominator events in one scan, each value on its own rows.
+            columns.push(
+                when(is(&metric.event), worth(&metric.property)?)
+                    .end()?
+                    .alias("value"),
+            );
+            columns.push(
+                when(is(&denominator.event), worth(&denominator.property)?)
+                    .end()?
+                    .alias("den_value"),
+            );
+            wanted = wanted.or(is(&denominator.event));
+        }
+        None if metric.kind == MetricKind::Mean => {
+            columns.push(worth(&metric.property)?.alias("value"));
+        }
+        None => columns.push(lit(1.0).alias("value")),
+    }
     let happened = context
         .table("events")
         .await?
-        .filter(col("event").eq(lit(metric.event.clone())))?
-        .select(vec![
-            person.alias("mpid"),
-            col("timestamp").alias("at"),
-            value.alias("value"),
-        ])?;
+        .filter(wanted)?
+        .select(columns)?;
     let window = lit(ScalarValue::new_interval_mdn(
         0,
         0,
@@ -173,8 +198,11 @@ async fn summarise(
     let before = col("at").lt(col("exposed_at"));
     let mut per_period = vec![
         sum(when(after.clone(), lit(1_i64)).otherwise(lit(0_i64))?).alias("events"),
-        sum(when(after, col("value")).end()?).alias("total"),
+        sum(when(after.clone(), col("value")).end()?).alias("total"),
     ];
+    if ratio.is_some() {
+        per_period.push(sum(when(after, col("den_value")).end()?).alias("den_total"));
+    }
     if cuped {
         per_period
             .push(sum(when(before.clone(), lit(1_i64)).otherwise(lit(0_i64))?).alias("pre_events"));
@@ -195,7 +223,7 @@ async fn summarise(
         let raw = match metric.kind {
             MetricKind::Conversion => when(col(events).gt(lit(0)), lit(1.0)).otherwise(lit(0.0))?,
             MetricKind::Count => cast(col(events), arrow::datatypes::DataType::Float64),
-            MetricKind::Mean => coalesce(vec![col(total), lit(0.0)]),
+            MetricKind::Mean | MetricKind::Ratio => coalesce(vec![col(total), lit(0.0)]),
         };
         Ok(match metric.cap {
             Some(cap) => when(raw.clone().gt(lit(cap)), lit(cap)).otherwise(raw)?,
@@ -208,6 +236,12 @@ async fn summarise(
         sum(col("v")).alias("sum"),
         sum(col("v") * col("v")).alias("sum_squares"),
     ];
+    if ratio.is_some() {
+        values.push(coalesce(vec![col("den_total"), lit(0.0)]).alias("d"));
+        sums.push(sum(col("d")).alias("den_sum"));
+        sums.push(sum(col("d") * col("d")).alias("den_sum_squares"));
+        sums.push(sum(col("v") * col("d")).alias("den_products"));
+    }
     if cuped {
         values.push(value_of("pre_events", "pre_total")?.alias("pre"));
         sums.push(sum(col("pre")).alias("pre_sum"));
@@ -245,11 +279,19 @@ fn statistics(
             let n = row.and_then(|row| row["n"].as_u64()).unwrap_or(0);
             let component = |sum: &str, sum_squares: &str| match kind {
                 MetricKind::Conversion => Component::Proportion { sum: field(sum) },
-                MetricKind::Count | MetricKind::Mean => Component::Mean {
+                MetricKind::Count | MetricKind::Mean | MetricKind::Ratio => Component::Mean {
                     sum: field(sum),
                     sum_squares: field(sum_squares),
                 },
             };
+            if kind == MetricKind::Ratio {
+                return Statistic::Ratio {
+                    n,
+                    numerator: component("sum", "sum_squares"),
+                    denominator: component("den_sum", "den_sum_squares"),
+                    sum_of_products: field("den_products"),
+                };
+            }
             match (cuped, component("sum", "sum_squares")) {
                 (true, post) => Statistic::RegressionAdjusted {
                     n,
@@ -342,15 +384,17 @@ pub async fn experiment_results(
     };
     let mut metrics = Vec::with_capacity(definition.metrics.len());
     for metric in &definition.metrics {
+        // CUPED adjusts means and proportions; a ratio stays as it is.
+        let cuped = options.cuped && metric.kind != MetricKind::Ratio;
         let summary = {
             let (key, metric) = (key.to_string(), metric.clone());
             rows(state, |context| async move {
                 let exposed = exposures(&context, &key).await?;
-                summarise(&context, exposed, &metric, options.cuped).await
+                summarise(&context, exposed, &metric, cuped).await
             })
             .await?
         };
-        let statistics = statistics(&summary, variations, metric.kind, options.cuped);
+        let statistics = statistics(&summary, variations, metric.kind, cuped);
         let (control, treatments) = (&statistics[0], &statistics[1..]);
         let results = treatments
             .iter()

@@ -290,13 +290,16 @@ async fn results_count_only_what_exposed_people_did_after_their_exposure() {
 }
 
 #[tokio::test]
-async fn cuped_results_hold_each_metric_before_exposure_and_the_bayesian_answer() {
+async fn cuped_results_hold_each_metric_before_exposure_ratios_their_denominator_and_the_bayesian_answer()
+ {
     let silta = TestSilta::start().await;
     let marketer = silta.marketer_token.clone();
     let definition = json!({"key": "checkout", "variations": ["control", "new"],
     "metrics": [
         {"name": "purchase", "kind": "conversion", "event": "Order Completed"},
-        {"name": "revenue", "kind": "mean", "event": "Order Completed", "property": "revenue"}
+        {"name": "revenue", "kind": "mean", "event": "Order Completed", "property": "revenue"},
+        {"name": "revenue per order", "kind": "ratio", "event": "Order Completed", "property": "revenue",
+         "denominator": {"event": "Order Completed"}}
     ]});
     let (status, saved) = silta
         .call(
@@ -392,6 +395,15 @@ async fn cuped_results_hold_each_metric_before_exposure_and_the_bayesian_answer(
                    "post": {"type": "mean", "sum": sums.post.0, "sum_squares": sums.post.1},
                    "pre": {"type": "mean", "sum": sums.pre.0, "sum_squares": sums.pre.1},
                    "post_pre_sum_of_products": sums.products})
+        );
+        // A ratio is not adjusted: revenue after exposure over orders after exposure.
+        let orders = conversion[variation].post;
+        assert_eq!(
+            results["metrics"][2]["statistics"][variation],
+            json!({"type": "ratio", "n": sums.n,
+                   "numerator": {"type": "mean", "sum": sums.post.0, "sum_squares": sums.post.1},
+                   "denominator": {"type": "mean", "sum": orders.0, "sum_squares": orders.1},
+                   "sum_of_products": sums.post.0})
         );
     }
     let statistic = |value: &Value| -> silta_experiments::Statistic {

@@ -8,7 +8,8 @@ import { cards, dateTime, errorBox, field, h, number, percent, replace, select, 
 
 /** The results endpoint tests at this level (gbstats' default); intervals are 95 %. */
 const ALPHA = 0.05;
-const METRIC_KINDS = [['conversion', 'Conversion (did it at least once)'], ['count', 'Count per person'], ['mean', 'Sum of a property per person']];
+const METRIC_KINDS = [['conversion', 'Conversion (did it at least once)'], ['count', 'Count per person'], ['mean', 'Sum of a property per person'],
+  ['ratio', 'Ratio (sum or count over a denominator event)']];
 const CORRECTIONS = [['', 'None'], ['holm', 'Holm-Bonferroni (family-wise)'], ['benjamini_hochberg', 'Benjamini-Hochberg (false discoveries)']];
 const IDENTIFIER_TYPES = ['user_id', 'anonymous_id', 'email', 'phone'];
 /** Events the demo data set sends, offered as metric events. */
@@ -154,9 +155,14 @@ function metricRow(initial = { name: '', kind: 'conversion', event: '', window_h
   const property = h('input', { type: 'text', value: initial.property || '', spellcheck: 'false', placeholder: 'revenue' });
   const window = h('input', { type: 'number', min: '1', max: '8760', step: '1', value: String(initial.window_hours ?? 72) });
   const cap = h('input', { type: 'number', min: '0', step: 'any', value: initial.cap ?? '' });
+  const per = h('input', { type: 'text', value: initial.denominator ? initial.denominator.event : '', list: 'experiment-events', placeholder: 'Session Started' });
+  const perField = field('Per event (ratio)', per);
+  const showPer = () => { perField.hidden = kind.value !== 'ratio'; };
+  kind.addEventListener('change', showPer);
+  showPer();
   return {
     row: h('div', { class: 'toolbar' }, field('Metric', name), field('Kind', kind), field('Event', event),
-      field('Property (sum)', property), field('Window (hours)', window), field('Cap', cap)),
+      field('Property (sum)', property), perField, field('Window (hours)', window), field('Cap', cap)),
     read: () => ({
       name: name.value.trim(),
       kind: kind.value,
@@ -164,6 +170,7 @@ function metricRow(initial = { name: '', kind: 'conversion', event: '', window_h
       property: property.value.trim() || null,
       window_hours: Number(window.value),
       cap: optionalNumber(cap),
+      denominator: kind.value === 'ratio' ? { event: per.value.trim() } : null,
     }),
   };
 }
@@ -472,12 +479,20 @@ function unitCards(experiment, answer) {
   })));
 }
 
-/** A statistic's figures after exposure: a CUPED statistic carries them in `post`. */
+/**
+ * A statistic's figures after exposure: a CUPED statistic carries them in `post`; a ratio's
+ * mean is its numerator's total over its denominator's.
+ */
 function observed(statistic) {
-  return statistic.post ? { n: statistic.n, ...statistic.post } : statistic;
+  if (statistic.post) return { n: statistic.n, ...statistic.post };
+  if (statistic.numerator) {
+    return { n: statistic.n, type: 'ratio', sum: statistic.numerator.sum, per: statistic.denominator.sum };
+  }
+  return statistic;
 }
 
 function mean(statistic) {
+  if (statistic.type === 'ratio') return statistic.per ? statistic.sum / statistic.per : null;
   return statistic.n ? statistic.sum / statistic.n : null;
 }
 
