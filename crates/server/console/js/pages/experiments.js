@@ -9,7 +9,7 @@ import { cards, dateTime, errorBox, field, h, number, percent, replace, select, 
 /** The results endpoint tests at this level (gbstats' default); intervals are 95 %. */
 const ALPHA = 0.05;
 const METRIC_KINDS = [['conversion', 'Conversion (did it at least once)'], ['count', 'Count per person'], ['mean', 'Sum of a property per person'],
-  ['ratio', 'Ratio (sum or count over a denominator event)']];
+  ['ratio', 'Ratio to another event']];
 const CORRECTIONS = [['', 'None'], ['holm', 'Holm-Bonferroni (family-wise)'], ['benjamini_hochberg', 'Benjamini-Hochberg (false discoveries)']];
 const IDENTIFIER_TYPES = ['user_id', 'anonymous_id', 'email', 'phone'];
 /** Events the demo data set sends, offered as metric events. */
