@@ -17,5 +17,5 @@ pub use definition::{
     Assignment, DefinitionError, Denominator, Experiment, MAX_METRICS, MAX_VARIATIONS, Metric,
     MetricKind,
 };
-pub use statistic::{Component, Statistic, regression_adjustment_theta};
+pub use statistic::{Component, Statistic};
 pub use stats::{Difference, TestConfig, TestResult, sample_ratio_mismatch, two_sided_test};

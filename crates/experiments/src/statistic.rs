@@ -198,13 +198,12 @@ fn covariance(n: u64, sum_x: f64, sum_y: f64, sum_of_products: f64) -> f64 {
 
 /// The regression coefficient of the metric after exposure on the covariate before, estimated
 /// from control and treatment together (gbstats' `compute_theta`): `None` unless both are
-/// regression-adjusted with components of the same kinds; zero when either period has no
-/// variance, in which case tests use the unadjusted metric.
-pub fn regression_adjustment_theta(control: &Statistic, treatment: &Statistic) -> Option<f64> {
-    theta(control, treatment).ok().flatten()
-}
-
-fn theta(control: &Statistic, treatment: &Statistic) -> Result<Option<f64>, &'static str> {
+/// regression-adjusted, an error if their components differ in kind; zero when either period
+/// has no variance, in which case tests use the unadjusted metric.
+pub(crate) fn theta(
+    control: &Statistic,
+    treatment: &Statistic,
+) -> Result<Option<f64>, &'static str> {
     let (
         Statistic::RegressionAdjusted {
             n: n_a,
@@ -325,17 +324,20 @@ mod tests {
         assert_close(ratio.mean(), 2.994047619047619);
         assert_close(ratio.variance(), 0.9896306743302454);
         let (control, treatment) = crate::fixtures::adjusted();
-        let theta = regression_adjustment_theta(&control, &treatment).expect("both adjusted");
-        assert_close(theta, 0.9769868897250096);
-        let (control_conversions, treatment_conversions) = adjusted_conversions();
-        let theta = regression_adjustment_theta(&control_conversions, &treatment_conversions)
+        let adjustment = theta(&control, &treatment)
+            .expect("alike")
             .expect("both adjusted");
-        assert_close(theta, 0.4968029289159943);
+        assert_close(adjustment, 0.9769868897250096);
+        let (control_conversions, treatment_conversions) = adjusted_conversions();
+        let adjustment = theta(&control_conversions, &treatment_conversions)
+            .expect("alike")
+            .expect("both adjusted");
+        assert_close(adjustment, 0.4968029289159943);
 
-        assert_eq!(regression_adjustment_theta(&control, &ratio), None);
+        assert_eq!(theta(&control, &ratio), Ok(None));
         assert_eq!(
-            regression_adjustment_theta(&control, &treatment_conversions),
-            None
+            theta(&control, &treatment_conversions),
+            Err(MIXED_COMPONENTS)
         );
         assert_eq!(
             summarise(&control, &treatment_conversions),

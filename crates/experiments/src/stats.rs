@@ -71,7 +71,7 @@ impl TestResult {
 /// Welch's two-sided t-test of `treatment` against `control` (gbstats' `TwoSidedTTest`, or
 /// `SequentialTwoSidedTTest` with a tuning parameter). Ratios use the delta method's variance;
 /// two regression-adjusted statistics are adjusted with the theta estimated from both
-/// (see [`crate::regression_adjustment_theta`]), the lift measured on the adjusted means and
+/// (gbstats' `compute_theta`), the lift measured on the adjusted means and
 /// scaled by control's unadjusted mean.
 pub fn two_sided_test(
     control: &Statistic,
@@ -158,7 +158,7 @@ pub fn sample_ratio_mismatch(units: &[u64], weights: &[f64]) -> f64 {
 mod tests {
     use super::*;
     use crate::fixtures::*;
-    use crate::statistic::{Component, MIXED_COMPONENTS, regression_adjustment_theta};
+    use crate::statistic::{Component, MIXED_COMPONENTS, theta};
 
     /// Checks a result against gbstats' expected, ci, p_value and uplift.stddev.
     fn assert_matches(result: &TestResult, expected: f64, ci: [f64; 2], p_value: f64, stddev: f64) {
@@ -342,7 +342,7 @@ mod tests {
             pre: mean(700.0, 1_200.0),
             post_pre_sum_of_products: 1_400.0,
         };
-        assert_eq!(regression_adjustment_theta(&constant, &constant), Some(0.0));
+        assert_eq!(theta(&constant, &constant), Ok(Some(0.0)));
         let result = two_sided_test(&constant, &constant, &TestConfig::default());
         assert_eq!(result.error.as_deref(), Some(ZERO_VARIANCE));
 

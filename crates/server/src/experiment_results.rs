@@ -16,13 +16,13 @@ use datafusion::scalar::ScalarValue;
 use serde::{Deserialize, Serialize};
 use silta_experiments::{
     BayesianConfig, BayesianResult, Component, Experiment, Metric, MetricKind, Statistic,
-    TestConfig, TestResult, bayesian_test, benjamini_hochberg, equal_weights, holm_bonferroni,
-    sample_ratio_mismatch, two_sided_test,
+    TestConfig, TestResult, benjamini_hochberg, equal_weights, holm_bonferroni,
+    sample_ratio_mismatch,
 };
 use silta_state::Permission;
 
 use crate::analytics::expressions::function;
-use crate::experiments::{SRM_THRESHOLD, experiment};
+use crate::experiments::{SRM_THRESHOLD, against_control, experiment};
 use crate::{ApiError, AppState, auth, query};
 
 #[derive(Debug, Deserialize)]
@@ -395,17 +395,11 @@ pub async fn experiment_results(
             .await?
         };
         let statistics = statistics(&summary, variations, metric.kind, cuped);
-        let (control, treatments) = (&statistics[0], &statistics[1..]);
-        let results = treatments
-            .iter()
-            .map(|treatment| two_sided_test(control, treatment, &config))
-            .collect();
-        let bayesian = options.bayesian.then(|| {
-            treatments
-                .iter()
-                .map(|treatment| bayesian_test(control, treatment, &BayesianConfig::default()))
-                .collect()
-        });
+        let (results, bayesian) = against_control(
+            &statistics,
+            &config,
+            options.bayesian.then_some(&BayesianConfig::default()),
+        );
         metrics.push(MetricResults {
             name: metric.name.clone(),
             kind: metric.kind,

@@ -283,19 +283,35 @@ pub async fn analysis(
         .clone()
         .unwrap_or_else(|| equal_weights(definition.variations.len()));
     let srm_p_value = sample_ratio_mismatch(&units, &weights);
-    let (control, treatments) = (&request.variations[0], &request.variations[1..]);
+    let (results, bayesian) =
+        against_control(&request.variations, &config, request.bayesian.as_ref());
     Ok(Json(Analysis {
         srm_p_value,
         srm_warning: srm_p_value < SRM_THRESHOLD,
-        results: treatments
-            .iter()
-            .map(|treatment| two_sided_test(control, treatment, &config))
-            .collect(),
-        bayesian: request.bayesian.map(|bayesian| {
-            treatments
-                .iter()
-                .map(|treatment| bayesian_test(control, treatment, &bayesian))
-                .collect()
-        }),
+        results,
+        bayesian,
     }))
+}
+
+/// Each variation after the first (control) tested against it, and with `bayesian` also its
+/// Bayesian answer.
+pub(crate) fn against_control(
+    statistics: &[Statistic],
+    config: &TestConfig,
+    bayesian: Option<&BayesianConfig>,
+) -> (Vec<TestResult>, Option<Vec<BayesianResult>>) {
+    let Some((control, treatments)) = statistics.split_first() else {
+        return (Vec::new(), None);
+    };
+    let results = treatments
+        .iter()
+        .map(|treatment| two_sided_test(control, treatment, config))
+        .collect();
+    let posteriors = bayesian.map(|bayesian| {
+        treatments
+            .iter()
+            .map(|treatment| bayesian_test(control, treatment, bayesian))
+            .collect()
+    });
+    (results, posteriors)
 }
